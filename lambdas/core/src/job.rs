@@ -1,0 +1,206 @@
+//! The sync job: what was asked for, where it stands, and the rules for moving it on.
+
+use serde::{Deserialize, Serialize};
+use stk_protocol::{IsoDate, JobError, JobProgress, JobStatus, SyncJob, SyncKind, SyncRequestBody};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ids::{JobId, UserId};
+
+/// A validated sync request. Past this type, `since <= until` and `full` has no range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSpec {
+    pub kind: SyncKind,
+    pub since: Option<IsoDate>,
+    pub until: Option<IsoDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncRequestError {
+    #[error("`since` ({since}) is after `until` ({until}): swap them or drop one")]
+    SinceAfterUntil { since: IsoDate, until: IsoDate },
+    #[error("a full sync takes no date range: send either `full` or `since`/`until`")]
+    FullWithRange,
+}
+
+impl SyncSpec {
+    pub fn parse(body: SyncRequestBody) -> Result<Self, SyncRequestError> {
+        let full = body.full.unwrap_or(false);
+        if let (Some(since), Some(until)) = (body.since, body.until)
+            && since > until
+        {
+            return Err(SyncRequestError::SinceAfterUntil { since, until });
+        }
+        let ranged = body.since.is_some() || body.until.is_some();
+        let kind = match (full, ranged) {
+            (true, true) => return Err(SyncRequestError::FullWithRange),
+            (true, false) => SyncKind::Full,
+            (false, true) => SyncKind::Range,
+            (false, false) => SyncKind::Incremental,
+        };
+        Ok(Self {
+            kind,
+            since: body.since,
+            until: body.until,
+        })
+    }
+
+    pub fn incremental() -> Self {
+        Self {
+            kind: SyncKind::Incremental,
+            since: None,
+            until: None,
+        }
+    }
+}
+
+/// The message put on the queue: only ids, so nothing stale or secret travels through SQS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub job_id: JobId,
+    pub user_id: UserId,
+}
+
+/// Who holds a running job, and until when. A worker that crashes loses its lease by time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: OffsetDateTime,
+}
+
+/// Where a job resumes after a crash or a redelivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Next SmashRun page to fetch.
+    pub next_page: u32,
+    /// The `fromDateUTC` this job asks with, fixed at its first start so pages stay stable.
+    pub from_utc: Option<OffsetDateTime>,
+    /// The cursor to store when the job succeeds: the instant it first started.
+    pub cursor_candidate: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: JobId,
+    pub user_id: UserId,
+    pub spec: SyncSpec,
+    pub status: JobStatus,
+    pub created_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    pub attempts: u32,
+    pub lease: Option<Lease>,
+    pub checkpoint: Checkpoint,
+    pub progress: JobProgress,
+    pub error: Option<JobError>,
+}
+
+impl Job {
+    pub fn new(user_id: UserId, spec: SyncSpec, now: OffsetDateTime) -> Self {
+        Self {
+            id: JobId::random(),
+            user_id,
+            spec,
+            status: JobStatus::Queued,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            attempts: 0,
+            lease: None,
+            checkpoint: Checkpoint::default(),
+            progress: JobProgress::default(),
+            error: None,
+        }
+    }
+
+    /// Whether a worker may take the job now: queued, or running under a lease that has lapsed.
+    pub fn claimable(&self, now: OffsetDateTime) -> bool {
+        match self.status {
+            JobStatus::Queued => true,
+            JobStatus::Running => self.lease.as_ref().is_none_or(|l| l.until <= now),
+            JobStatus::Succeeded | JobStatus::Failed => false,
+        }
+    }
+
+    pub fn to_protocol(&self) -> SyncJob {
+        SyncJob {
+            id: self.id.to_string(),
+            status: self.status,
+            kind: self.spec.kind,
+            since: self.spec.since,
+            until: self.spec.until,
+            created_at: rfc3339(self.created_at),
+            started_at: self.started_at.map(rfc3339),
+            finished_at: self.finished_at.map(rfc3339),
+            attempts: self.attempts,
+            progress: self.progress.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn body(since: Option<&str>, until: Option<&str>, full: Option<bool>) -> SyncRequestBody {
+        SyncRequestBody {
+            since: since.map(|s| s.parse().unwrap()),
+            until: until.map(|s| s.parse().unwrap()),
+            full,
+        }
+    }
+
+    #[test]
+    fn kinds_follow_the_body() {
+        assert_eq!(
+            SyncSpec::parse(body(None, None, None)).unwrap().kind,
+            SyncKind::Incremental
+        );
+        assert_eq!(
+            SyncSpec::parse(body(None, None, Some(true))).unwrap().kind,
+            SyncKind::Full
+        );
+        assert_eq!(
+            SyncSpec::parse(body(Some("2024-01-01"), None, Some(false)))
+                .unwrap()
+                .kind,
+            SyncKind::Range
+        );
+    }
+
+    #[test]
+    fn rejects_inverted_ranges_and_full_with_range() {
+        assert!(matches!(
+            SyncSpec::parse(body(Some("2024-02-02"), Some("2024-02-01"), None)),
+            Err(SyncRequestError::SinceAfterUntil { .. })
+        ));
+        assert_eq!(
+            SyncSpec::parse(body(Some("2024-02-02"), None, Some(true))),
+            Err(SyncRequestError::FullWithRange)
+        );
+        assert!(SyncSpec::parse(body(Some("2024-02-02"), Some("2024-02-02"), None)).is_ok());
+    }
+
+    #[test]
+    fn running_jobs_are_claimable_only_after_their_lease() {
+        let now = datetime!(2026-01-01 12:00 UTC);
+        let mut job = Job::new(UserId::new(uuid::Uuid::nil()), SyncSpec::incremental(), now);
+        assert!(job.claimable(now));
+        job.status = JobStatus::Running;
+        job.lease = Some(Lease {
+            owner: "w".into(),
+            until: now + time::Duration::minutes(1),
+        });
+        assert!(!job.claimable(now));
+        assert!(job.claimable(now + time::Duration::minutes(1)));
+        job.status = JobStatus::Succeeded;
+        assert!(!job.claimable(now + time::Duration::hours(1)));
+    }
+}

@@ -1,0 +1,152 @@
+//! The narrow interfaces through which the core reaches the outside world. Each has a real
+//! implementation in `stk-adapters` and an in-memory twin for the core's unit tests.
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::activity::Run;
+use crate::auth::ApiKeyHash;
+use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
+use crate::ids::{JobId, UserId};
+use crate::job::{Job, JobMessage, Lease};
+use crate::tokens::{TokenGrant, TokenSet};
+
+/// What `create` found: a new job, or the one the caller should use instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New(Job),
+    /// The user's active job, or the job an earlier request with the same idempotency key made.
+    Existing(Job),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The job is ours until the lease runs out.
+    Claimed(Job),
+    /// Already succeeded or failed: a duplicate delivery.
+    Finished(Job),
+    /// Another worker holds a live lease.
+    Busy,
+    /// No such job (expired or never written).
+    Missing,
+}
+
+#[async_trait]
+pub trait JobRepository: Send + Sync + std::fmt::Debug {
+    /// Writes a queued job unless the user already has an active one (or the idempotency key
+    /// was used before), atomically.
+    async fn create(
+        &self,
+        job: &Job,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, JobStoreError>;
+    async fn get(&self, id: JobId) -> Result<Option<Job>, JobStoreError>;
+    /// The user's most recent jobs, newest first.
+    async fn list_for_user(&self, user: UserId, limit: u32) -> Result<Vec<Job>, JobStoreError>;
+    /// Moves a claimable job to running under `lease`, counting an attempt.
+    async fn claim(
+        &self,
+        id: JobId,
+        lease: Lease,
+        now: OffsetDateTime,
+    ) -> Result<Claim, JobStoreError>;
+    /// Saves progress and checkpoint; fails with `Conflict` if the lease is no longer ours.
+    async fn save_progress(&self, job: &Job) -> Result<(), JobStoreError>;
+    /// Writes the final status and releases the user's active-job slot.
+    async fn finish(&self, job: &Job) -> Result<(), JobStoreError>;
+}
+
+#[async_trait]
+pub trait JobQueue: Send + Sync + std::fmt::Debug {
+    async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
+}
+
+/// Who a SmashRun account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmashrunUser {
+    pub id: String,
+    pub user_name: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[async_trait]
+pub trait SmashrunApi: Send + Sync + std::fmt::Debug {
+    /// One page of activity summaries, newest first. `since` filters on created-or-updated.
+    async fn search_page(
+        &self,
+        access_token: &SecretString,
+        page: u32,
+        count: u32,
+        since: Option<OffsetDateTime>,
+    ) -> Result<Vec<Value>, SmashrunError>;
+    /// How many runs the account has, when SmashRun says.
+    async fn run_count(&self, access_token: &SecretString) -> Result<Option<u64>, SmashrunError>;
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, SmashrunError>;
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, SmashrunError>;
+    async fn user_info(&self, access_token: &SecretString) -> Result<SmashrunUser, SmashrunError>;
+}
+
+/// A user's linked SmashRun account as the sync needs it (tokens already decrypted).
+#[derive(Debug, Clone)]
+pub struct SmashrunSource {
+    pub source_user_id: String,
+    pub tokens: TokenSet,
+    pub sync_cursor: Option<OffsetDateTime>,
+}
+
+/// How a page of runs landed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+#[async_trait]
+pub trait RunStore: Send + Sync + std::fmt::Debug {
+    /// Idempotent: upserting the same runs twice changes nothing the second time.
+    async fn upsert_runs(&self, user: UserId, runs: &[Run]) -> Result<UpsertCounts, StoreError>;
+}
+
+#[async_trait]
+pub trait SourceStore: Send + Sync + std::fmt::Debug {
+    async fn smashrun_source(&self, user: UserId) -> Result<Option<SmashrunSource>, StoreError>;
+    async fn save_tokens(
+        &self,
+        user: UserId,
+        source_user_id: &str,
+        tokens: &TokenSet,
+    ) -> Result<(), StoreError>;
+    async fn record_sync(
+        &self,
+        user: UserId,
+        source_user_id: &str,
+        cursor: Option<OffsetDateTime>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Creates or finds the user who owns this SmashRun account and stores its tokens.
+    async fn link_smashrun(
+        &self,
+        account: &SmashrunUser,
+        tokens: &TokenSet,
+    ) -> Result<UserId, StoreError>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + std::fmt::Debug {
+    /// The user of an unrevoked key.
+    async fn user_for_key(&self, hash: &ApiKeyHash) -> Result<Option<UserId>, StoreError>;
+    async fn insert_key(
+        &self,
+        user: UserId,
+        hash: &ApiKeyHash,
+        prefix: &str,
+        label: &str,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,161 @@
+//! Submitting and reading jobs: what `POST /sync`, `GET /sync/{id}` and the nightly schedule share.
+
+use std::sync::Arc;
+
+use stk_protocol::{JobError, JobStatus};
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use crate::error::{JobStoreError, QueueError};
+use crate::ids::{JobId, UserId};
+use crate::job::{Job, JobMessage, SyncSpec};
+use crate::ports::{Created, JobQueue, JobRepository};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new job was recorded and queued.
+    New(Job),
+    /// The user already has an active job (or reused an idempotency key): this is it.
+    Existing(Job),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Jobs(#[from] JobStoreError),
+    #[error("the job could not be queued")]
+    Queue(#[source] QueueError),
+}
+
+#[derive(Debug, Clone)]
+pub struct JobService {
+    jobs: Arc<dyn JobRepository>,
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+}
+
+impl JobService {
+    pub fn new(
+        jobs: Arc<dyn JobRepository>,
+        queue: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { jobs, queue, clock }
+    }
+
+    pub async fn submit(
+        &self,
+        user: UserId,
+        spec: SyncSpec,
+        idempotency_key: Option<&str>,
+    ) -> Result<Submitted, SubmitError> {
+        let job = Job::new(user, spec, self.clock.now());
+        let job = match self.jobs.create(&job, idempotency_key).await? {
+            Created::Existing(existing) => {
+                info!(job_id = %existing.id, "active or repeated job returned instead of a new one");
+                return Ok(Submitted::Existing(existing));
+            }
+            Created::New(job) => job,
+        };
+        let message = JobMessage {
+            job_id: job.id,
+            user_id: user,
+        };
+        if let Err(e) = self.queue.enqueue(&message).await {
+            // A recorded job that is never delivered would hold the user's active slot forever.
+            let mut failed = job;
+            failed.status = JobStatus::Failed;
+            failed.finished_at = Some(self.clock.now());
+            failed.error = Some(JobError {
+                code: "queue_unavailable".into(),
+                message: "the job could not be queued: run `stk sync` again".into(),
+            });
+            if let Err(finish) = self.jobs.finish(&failed).await {
+                warn!(error = %finish, job_id = %failed.id, "could not mark an unqueued job failed");
+            }
+            return Err(SubmitError::Queue(e));
+        }
+        info!(job_id = %job.id, kind = ?job.spec.kind, "job queued");
+        Ok(Submitted::New(job))
+    }
+
+    /// A job of this user's; another user's job is reported as missing, not forbidden.
+    pub async fn get(&self, user: UserId, id: JobId) -> Result<Option<Job>, JobStoreError> {
+        Ok(self.jobs.get(id).await?.filter(|job| job.user_id == user))
+    }
+
+    pub async fn list(&self, user: UserId, limit: u32) -> Result<Vec<Job>, JobStoreError> {
+        self.jobs.list_for_user(user, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::fakes::{FixedClock, MemJobs, MemQueue};
+    use time::macros::datetime;
+
+    fn service() -> (JobService, Arc<MemJobs>, Arc<MemQueue>) {
+        let jobs = Arc::new(MemJobs::default());
+        let queue = Arc::new(MemQueue::default());
+        let clock = Arc::new(FixedClock(Mutex::new(datetime!(2026-01-01 00:00 UTC))));
+        (
+            JobService::new(jobs.clone(), queue.clone(), clock),
+            jobs,
+            queue,
+        )
+    }
+
+    fn user(n: u128) -> UserId {
+        UserId::new(uuid::Uuid::from_u128(n))
+    }
+
+    #[tokio::test]
+    async fn second_submit_returns_the_active_job() {
+        let (svc, _, queue) = service();
+        let Submitted::New(first) = svc
+            .submit(user(1), SyncSpec::incremental(), None)
+            .await
+            .unwrap()
+        else {
+            panic!("first submit must create a job");
+        };
+        let second = svc
+            .submit(user(1), SyncSpec::incremental(), None)
+            .await
+            .unwrap();
+        assert_eq!(second, Submitted::Existing(first.clone()));
+        assert_eq!(queue.sent.lock().unwrap().len(), 1);
+        // Another user is not affected.
+        assert!(matches!(
+            svc.submit(user(2), SyncSpec::incremental(), None)
+                .await
+                .unwrap(),
+            Submitted::New(_)
+        ));
+        assert_eq!(svc.get(user(2), first.id).await.unwrap(), None);
+        assert_eq!(svc.get(user(1), first.id).await.unwrap(), Some(first));
+    }
+
+    #[tokio::test]
+    async fn failed_enqueue_frees_the_slot_and_says_so() {
+        let (svc, jobs, queue) = service();
+        *queue.fail.lock().unwrap() = true;
+        assert!(matches!(
+            svc.submit(user(1), SyncSpec::incremental(), None).await,
+            Err(SubmitError::Queue(_))
+        ));
+        let stored: Vec<Job> = jobs.jobs.lock().unwrap().values().cloned().collect();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].status, JobStatus::Failed);
+        *queue.fail.lock().unwrap() = false;
+        assert!(matches!(
+            svc.submit(user(1), SyncSpec::incremental(), None)
+                .await
+                .unwrap(),
+            Submitted::New(_)
+        ));
+    }
+}

@@ -1,0 +1,171 @@
+//! The HTTP API's wire contract, compiled into both the server and the `stk` client so that the two
+//! cannot drift. Serde only: no I/O, no framework.
+
+mod date;
+
+pub use date::{DateError, IsoDate};
+use serde::{Deserialize, Serialize};
+
+/// Header that carries a client-chosen key making `POST /sync` safe to retry.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// Body of `POST /sync`. Every field is optional: an empty body asks for an incremental sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequestBody {
+    /// First local date (inclusive) of a range sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<IsoDate>,
+    /// Last local date (inclusive) of a range sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<IsoDate>,
+    /// Fetch every activity, ignoring the stored cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<bool>,
+}
+
+/// What a job will fetch from SmashRun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncKind {
+    /// Everything created or updated since the stored cursor (minus an overlap).
+    Incremental,
+    /// Runs whose local date falls in `since..=until`.
+    Range,
+    /// Every activity the account has.
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+/// Counters a job accumulates page by page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// SmashRun pages fetched so far.
+    pub pages: u32,
+    /// Activities SmashRun returned (before any range filter).
+    pub activities_seen: u64,
+    pub runs_inserted: u64,
+    pub runs_updated: u64,
+    pub runs_unchanged: u64,
+    /// Activities that could not be read (missing id, start, distance or duration).
+    pub activities_rejected: u64,
+    /// Total SmashRun reports for the account, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_total: Option<u64>,
+    /// HTTP requests made to SmashRun, retries included.
+    pub smashrun_requests: u64,
+    /// Requests made to the run store, retries included.
+    pub store_requests: u64,
+}
+
+/// Why a job failed, in words the runner can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+}
+
+/// A sync job as `POST /sync`, `GET /sync/{id}` and `GET /sync` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncJob {
+    pub id: String,
+    pub status: JobStatus,
+    pub kind: SyncKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<IsoDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<IsoDate>,
+    /// RFC 3339 timestamps.
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// How many times a worker has picked the job up.
+    pub attempts: u32,
+    pub progress: JobProgress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobError>,
+}
+
+/// Body of `GET /sync`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncJobList {
+    pub jobs: Vec<SyncJob>,
+}
+
+/// Every non-2xx answer carries this body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `unauthorized`, `invalid_body`, `not_found`, ...
+    pub code: String,
+    /// Human-readable, safe to show; never contains internals.
+    pub message: String,
+    /// Quote it when reporting a problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_request_rejects_unknown_fields() {
+        let err = serde_json::from_str::<SyncRequestBody>(r#"{"fulll": true}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `fulll`"), "{err}");
+    }
+
+    #[test]
+    fn sync_request_rejects_impossible_dates() {
+        let err =
+            serde_json::from_str::<SyncRequestBody>(r#"{"since": "2023-02-29"}"#).unwrap_err();
+        assert!(err.to_string().contains("2023-02-29"), "{err}");
+    }
+
+    #[test]
+    fn empty_body_is_an_incremental_request() {
+        let body: SyncRequestBody = serde_json::from_str("{}").unwrap();
+        assert_eq!(body, SyncRequestBody::default());
+    }
+
+    #[test]
+    fn job_round_trips_with_optional_fields_omitted() {
+        let job = SyncJob {
+            id: "j".into(),
+            status: JobStatus::Queued,
+            kind: SyncKind::Incremental,
+            since: None,
+            until: None,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            started_at: None,
+            finished_at: None,
+            attempts: 0,
+            progress: JobProgress::default(),
+            error: None,
+        };
+        let json = serde_json::to_value(&job).unwrap();
+        assert!(json.get("error").is_none());
+        assert_eq!(json["status"], "queued");
+        assert_eq!(serde_json::from_value::<SyncJob>(json).unwrap(), job);
+    }
+}
