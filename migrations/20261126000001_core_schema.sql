@@ -273,3 +273,73 @@ $$;
 
 revoke all on function public.run_summary(uuid) from public, anon, authenticated;
 grant execute on function public.run_summary(uuid) to service_role;
+
+-- Links a SmashRun account to a user and stores its encrypted tokens, atomically.
+--
+-- The caller picks the user id (the tokens are encrypted for it before the call). When the
+-- account already belongs to another user, nothing is written and that user's id is returned:
+-- the caller encrypts for that user and calls again.
+create function public.link_smashrun_source(
+    p_user_id uuid,
+    p_source_user_id text,
+    p_user_name text,
+    p_display_name text,
+    p_tokens_ciphertext text,
+    p_token_expires_at timestamptz,
+    p_token_refreshed_at timestamptz
+)
+returns uuid
+language plpgsql
+volatile
+set search_path = public
+as $$
+declare
+    owner uuid;
+begin
+    select user_id into owner
+    from public.user_sources
+    where source = 'smashrun' and source_user_id = p_source_user_id;
+    if owner is not null and owner <> p_user_id then
+        return owner;
+    end if;
+
+    insert into public.users (id, display_name)
+    values (p_user_id, p_display_name)
+    on conflict (id) do update
+        set display_name = coalesce(excluded.display_name, users.display_name),
+            updated_at = now();
+
+    insert into public.user_sources as s (
+        user_id, source, source_user_id, source_user_name, tokens_ciphertext,
+        token_expires_at, token_refreshed_at, active
+    )
+    values (
+        p_user_id, 'smashrun', p_source_user_id, p_user_name, p_tokens_ciphertext,
+        p_token_expires_at, p_token_refreshed_at, true
+    )
+    on conflict (source, source_user_id) do update
+        set tokens_ciphertext = excluded.tokens_ciphertext,
+            token_expires_at = excluded.token_expires_at,
+            token_refreshed_at = excluded.token_refreshed_at,
+            source_user_name = coalesce(excluded.source_user_name, s.source_user_name),
+            active = true,
+            updated_at = now()
+        where s.user_id = p_user_id;
+
+    select user_id into owner
+    from public.user_sources
+    where source = 'smashrun' and source_user_id = p_source_user_id;
+    -- A concurrent link won: drop the user this call created for nothing.
+    if owner <> p_user_id then
+        delete from public.users u
+        where u.id = p_user_id
+          and not exists (select 1 from public.user_sources x where x.user_id = p_user_id);
+    end if;
+    return owner;
+end
+$$;
+
+revoke all on function public.link_smashrun_source(uuid, text, text, text, text, timestamptz, timestamptz)
+    from public, anon, authenticated;
+grant execute on function public.link_smashrun_source(uuid, text, text, text, text, timestamptz, timestamptz)
+    to service_role;

@@ -1,0 +1,139 @@
+//! Typed settings, read from the environment once. Only names and URLs live there: every
+//! credential comes from Secrets Manager.
+
+use std::time::Duration;
+
+/// Default resource names, shared by Terraform and the local stack.
+pub mod names {
+    pub const JOBS_TABLE: &str = "myrunstreak-jobs";
+    pub const JOBS_BY_USER_INDEX: &str = "by_user";
+    pub const QUEUE: &str = "myrunstreak-sync-jobs";
+    pub const DEAD_LETTER_QUEUE: &str = "myrunstreak-sync-jobs-dlq";
+    pub const SMASHRUN_SECRET: &str = "myrunstreak/smashrun";
+    pub const SUPABASE_SECRET: &str = "myrunstreak/supabase";
+    pub const TOKEN_KEY_SECRET: &str = "myrunstreak/token-key";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretIds {
+    pub smashrun: String,
+    pub supabase: String,
+    pub token_key: String,
+}
+
+/// Where SmashRun lives. Every URL is configurable so the sandbox can stand in for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmashrunUrls {
+    /// REST base, e.g. `https://api.smashrun.com/v1`.
+    pub api: String,
+    /// OAuth base: `{auth}/oauth2/authenticate` and `{auth}/oauth2/token`.
+    pub auth: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub jobs_table: String,
+    pub queue_url: String,
+    pub secret_ids: SecretIds,
+    pub smashrun: SmashrunUrls,
+    /// How long a secret read from Secrets Manager is trusted before it is read again.
+    pub secret_ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set: set it in the function's environment (see docs/configuration)")]
+    Missing(&'static str),
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str, default: Option<&str>| -> Result<String, ConfigError> {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| default.map(str::to_owned))
+                .ok_or(ConfigError::Missing(name))
+        };
+        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = get(name, Some(default))?;
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(value.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "expected an http(s) URL".into(),
+                })
+            }
+        };
+        let ttl_secs = get("STK_SECRET_TTL_SECS", Some("300"))?;
+        let secret_ttl = ttl_secs
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigError::Invalid {
+                name: "STK_SECRET_TTL_SECS",
+                reason: "expected a whole number of seconds".into(),
+            })?;
+        Ok(Self {
+            jobs_table: get("STK_JOBS_TABLE", Some(names::JOBS_TABLE))?,
+            queue_url: get("STK_QUEUE_URL", None)?,
+            secret_ids: SecretIds {
+                smashrun: get("STK_SMASHRUN_SECRET_ID", Some(names::SMASHRUN_SECRET))?,
+                supabase: get("STK_SUPABASE_SECRET_ID", Some(names::SUPABASE_SECRET))?,
+                token_key: get("STK_TOKEN_KEY_SECRET_ID", Some(names::TOKEN_KEY_SECRET))?,
+            },
+            smashrun: SmashrunUrls {
+                api: url("STK_SMASHRUN_API_URL", "https://api.smashrun.com/v1")?,
+                auth: url("STK_SMASHRUN_AUTH_URL", "https://secure.smashrun.com")?,
+            },
+            secret_ttl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_the_queue_is_required() {
+        let err = Settings::from_lookup(|_| None).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("STK_QUEUE_URL"));
+        let settings = Settings::from_lookup(|name| {
+            (name == "STK_QUEUE_URL").then(|| "http://localhost/q".to_owned())
+        })
+        .unwrap();
+        assert_eq!(settings.jobs_table, names::JOBS_TABLE);
+        assert_eq!(settings.smashrun.api, "https://api.smashrun.com/v1");
+    }
+
+    #[test]
+    fn urls_are_checked_and_trimmed() {
+        let settings = Settings::from_lookup(|name| match name {
+            "STK_QUEUE_URL" => Some("q".into()),
+            "STK_SMASHRUN_API_URL" => Some("http://127.0.0.1:1/v1/".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.smashrun.api, "http://127.0.0.1:1/v1");
+        let err = Settings::from_lookup(|name| match name {
+            "STK_QUEUE_URL" => Some("q".into()),
+            "STK_SMASHRUN_AUTH_URL" => Some("secure.smashrun.com".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "STK_SMASHRUN_AUTH_URL",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,86 @@
+//! Real implementations of the core's ports: DynamoDB jobs, the SQS queue, Secrets Manager,
+//! the SmashRun HTTP client, the Supabase (PostgREST) store and token encryption.
+//! `Adapters::from_env` is the one place that reads the environment and builds clients.
+
+pub mod config;
+pub mod crypto;
+pub mod dynamo;
+pub mod http;
+pub mod secrets;
+pub mod smashrun;
+pub mod sqs;
+pub mod supabase;
+
+use std::sync::Arc;
+
+pub use config::{ConfigError, Settings};
+pub use stk_core::BoxError;
+
+use crate::dynamo::DynamoJobs;
+use crate::secrets::SecretCache;
+use crate::smashrun::SmashrunClient;
+use crate::sqs::SqsQueue;
+use crate::supabase::Supabase;
+
+/// Every client a Lambda needs, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Adapters {
+    pub settings: Settings,
+    pub jobs: Arc<DynamoJobs>,
+    pub queue: Arc<SqsQueue>,
+    pub secrets: Arc<SecretCache>,
+    pub smashrun: Arc<SmashrunClient>,
+    pub store: Arc<Supabase>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not build the http client")]
+    Http(#[source] reqwest::Error),
+}
+
+impl Adapters {
+    /// Reads the settings from the environment and the AWS configuration from the usual chain
+    /// (`AWS_ENDPOINT_URL` points it at a local stack).
+    pub async fn from_env() -> Result<Self, BuildError> {
+        let settings = Settings::from_env()?;
+        let aws = aws_config::load_from_env().await;
+        Self::build(settings, &aws)
+    }
+
+    pub fn build(settings: Settings, aws: &aws_config::SdkConfig) -> Result<Self, BuildError> {
+        let secrets = Arc::new(SecretCache::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+            settings.secret_ttl,
+        ));
+        let http = http::client().map_err(BuildError::Http)?;
+        let smashrun = Arc::new(SmashrunClient::new(
+            http.clone(),
+            settings.smashrun.clone(),
+            secrets.clone(),
+            settings.secret_ids.smashrun.clone(),
+        ));
+        let store = Arc::new(Supabase::new(
+            http,
+            secrets.clone(),
+            settings.secret_ids.supabase.clone(),
+            settings.secret_ids.token_key.clone(),
+        ));
+        Ok(Self {
+            jobs: Arc::new(DynamoJobs::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                settings.jobs_table.clone(),
+            )),
+            queue: Arc::new(SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws),
+                settings.queue_url.clone(),
+            )),
+            secrets,
+            smashrun,
+            store,
+            settings,
+        })
+    }
+}

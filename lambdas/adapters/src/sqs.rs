@@ -1,0 +1,36 @@
+//! The job queue on SQS.
+
+use async_trait::async_trait;
+use stk_core::QueueError;
+use stk_core::job::JobMessage;
+use stk_core::ports::JobQueue;
+use tracing::{Instrument, info_span};
+
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        Self { client, queue_url }
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError> {
+        let body =
+            serde_json::to_string(message).map_err(|e| QueueError::Unavailable(Box::new(e)))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .instrument(info_span!("enqueue_job", job_id = %message.job_id))
+            .await
+            .map_err(|e| QueueError::Unavailable(Box::new(e.into_service_error())))?;
+        Ok(())
+    }
+}

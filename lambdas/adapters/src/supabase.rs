@@ -1,0 +1,408 @@
+//! The Supabase database through its PostgREST interface, over the workspace's reqwest.
+//!
+//! A small typed client instead of the `postgrest` crate (see docs/adr/0002): filtered selects,
+//! PATCH, POST and `rpc/` calls are all this project needs. Aggregations run in SQL functions:
+//! PostgREST caps every response (1000 rows on Supabase), so nothing here pulls all rows.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use stk_core::activity::Run;
+use stk_core::auth::ApiKeyHash;
+use stk_core::job::rfc3339;
+use stk_core::ports::{
+    ApiKeyStore, RunStore, SmashrunSource, SmashrunUser, SourceStore, UpsertCounts,
+};
+use stk_core::tokens::TokenSet;
+use stk_core::{StoreError, UserId};
+use time::OffsetDateTime;
+use tracing::{Instrument, info_span};
+
+use crate::crypto::{CryptoError, TokenCipher};
+use crate::http::{BodyError, boxed, read_limited};
+use crate::secrets::{SecretCache, SupabaseCredentials, TokenKeySecret};
+
+const SOURCE: &str = "smashrun";
+
+#[derive(Debug, Clone)]
+pub struct Supabase {
+    http: reqwest::Client,
+    secrets: Arc<SecretCache>,
+    supabase_secret_id: String,
+    token_key_secret_id: String,
+}
+
+/// Run-count summary computed in SQL.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RunSummary {
+    pub run_count: u64,
+    pub total_distance_km: f64,
+    pub longest_streak: u32,
+}
+
+impl Supabase {
+    pub fn new(
+        http: reqwest::Client,
+        secrets: Arc<SecretCache>,
+        supabase_secret_id: String,
+        token_key_secret_id: String,
+    ) -> Self {
+        Self {
+            http,
+            secrets,
+            supabase_secret_id,
+            token_key_secret_id,
+        }
+    }
+
+    async fn cipher(&self) -> Result<TokenCipher, StoreError> {
+        let secret: TokenKeySecret = self
+            .secrets
+            .json(&self.token_key_secret_id)
+            .await
+            .map_err(|e| StoreError::Credentials(boxed(e)))?;
+        TokenCipher::from_base64(&secret.key).map_err(|e| StoreError::Credentials(boxed(e)))
+    }
+
+    /// One PostgREST call. `path` is relative to the REST base, e.g. `rpc/upsert_runs`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        prefer: Option<&str>,
+    ) -> Result<T, StoreError> {
+        let creds: SupabaseCredentials = self
+            .secrets
+            .json(&self.supabase_secret_id)
+            .await
+            .map_err(|e| StoreError::Credentials(boxed(e)))?;
+        let key = creds.service_role_key.expose_secret();
+        let mut request = self
+            .http
+            .request(
+                method,
+                format!("{}/{path}", creds.url.trim_end_matches('/')),
+            )
+            .query(query)
+            // Supabase's gateway wants `apikey`; PostgREST itself reads the bearer token.
+            .header("apikey", key)
+            .bearer_auth(key)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(prefer) = prefer {
+            request = request.header("Prefer", prefer);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(boxed(e.without_url())))?;
+        let status = response.status();
+        let bytes = read_limited(response).await.map_err(|e| match e {
+            BodyError::Transport(e) => StoreError::Unavailable(boxed(e.without_url())),
+            BodyError::TooLarge => StoreError::Malformed(e.to_string()),
+        })?;
+        if !status.is_success() {
+            return Err(status_error(status, &bytes));
+        }
+        let bytes = if bytes.is_empty() {
+            b"null".to_vec()
+        } else {
+            bytes
+        };
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed(format!("{path}: {e}")))
+    }
+
+    /// Counts computed by the database, for checks and the demo.
+    pub async fn run_summary(&self, user: UserId) -> Result<RunSummary, StoreError> {
+        let rows: Vec<RunSummary> = self
+            .call(
+                Method::POST,
+                "rpc/run_summary",
+                &[],
+                Some(&json!({ "p_user_id": user })),
+                None,
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Malformed("run_summary returned no row".into()))
+    }
+
+    async fn link_once(
+        &self,
+        user: UserId,
+        account: &SmashrunUser,
+        tokens: &TokenSet,
+    ) -> Result<UserId, StoreError> {
+        let ciphertext = self
+            .cipher()
+            .await?
+            .encrypt(user, SOURCE, tokens)
+            .map_err(crypto_error)?;
+        self.call(
+            Method::POST,
+            "rpc/link_smashrun_source",
+            &[],
+            Some(&json!({
+                "p_user_id": user,
+                "p_source_user_id": account.id,
+                "p_user_name": account.user_name,
+                "p_display_name": account.display_name,
+                "p_tokens_ciphertext": ciphertext,
+                "p_token_expires_at": rfc3339(tokens.expires_at),
+                "p_token_refreshed_at": rfc3339(tokens.issued_at),
+            })),
+            None,
+        )
+        .await
+    }
+}
+
+fn crypto_error(e: CryptoError) -> StoreError {
+    match e {
+        CryptoError::Decrypt => StoreError::Decrypt,
+        other => StoreError::Credentials(boxed(other)),
+    }
+}
+
+/// PostgREST's error body carries `code`, `message`, `details`: only the code is kept, as the
+/// others can quote data.
+fn status_error(status: StatusCode, body: &[u8]) -> StoreError {
+    let code = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("code").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    if status.is_server_error() && code.is_empty() || status == StatusCode::SERVICE_UNAVAILABLE {
+        // The gateway or PostgREST itself (e.g. PGRST002 while its schema cache loads).
+        return StoreError::Unavailable(format!("postgrest answered {status} {code}").into());
+    }
+    StoreError::Rejected {
+        status: status.as_u16(),
+        code,
+    }
+}
+
+#[derive(Deserialize)]
+struct SourceRow {
+    source_user_id: String,
+    tokens_ciphertext: String,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    sync_cursor: Option<OffsetDateTime>,
+}
+
+#[derive(Deserialize)]
+struct UserRow {
+    user_id: UserId,
+}
+
+#[async_trait]
+impl RunStore for Supabase {
+    async fn upsert_runs(&self, user: UserId, runs: &[Run]) -> Result<UpsertCounts, StoreError> {
+        #[derive(Deserialize)]
+        struct Counts {
+            inserted: u64,
+            updated: u64,
+            unchanged: u64,
+        }
+        let body = json!({ "p_user_id": user, "p_source": SOURCE, "p_runs": runs });
+        let rows: Vec<Counts> = self
+            .call(Method::POST, "rpc/upsert_runs", &[], Some(&body), None)
+            .instrument(info_span!("store_upsert_runs", runs = runs.len()))
+            .await?;
+        let counts = rows
+            .first()
+            .ok_or_else(|| StoreError::Malformed("upsert_runs returned no row".into()))?;
+        Ok(UpsertCounts {
+            inserted: counts.inserted,
+            updated: counts.updated,
+            unchanged: counts.unchanged,
+        })
+    }
+}
+
+#[async_trait]
+impl SourceStore for Supabase {
+    async fn smashrun_source(&self, user: UserId) -> Result<Option<SmashrunSource>, StoreError> {
+        let rows: Vec<SourceRow> = self
+            .call(
+                Method::GET,
+                "user_sources",
+                &[
+                    ("user_id", format!("eq.{user}")),
+                    ("source", format!("eq.{SOURCE}")),
+                    ("active", "is.true".into()),
+                    (
+                        "select",
+                        "source_user_id,tokens_ciphertext,sync_cursor".into(),
+                    ),
+                    ("order", "updated_at.desc".into()),
+                    ("limit", "1".into()),
+                ],
+                None,
+                None,
+            )
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let tokens = self
+            .cipher()
+            .await?
+            .decrypt(user, SOURCE, &row.tokens_ciphertext)
+            .map_err(crypto_error)?;
+        Ok(Some(SmashrunSource {
+            source_user_id: row.source_user_id,
+            tokens,
+            sync_cursor: row.sync_cursor,
+        }))
+    }
+
+    async fn save_tokens(
+        &self,
+        user: UserId,
+        source_user_id: &str,
+        tokens: &TokenSet,
+    ) -> Result<(), StoreError> {
+        let ciphertext = self
+            .cipher()
+            .await?
+            .encrypt(user, SOURCE, tokens)
+            .map_err(crypto_error)?;
+        let _: Value = self
+            .call(
+                Method::PATCH,
+                "user_sources",
+                &source_filter(user, source_user_id),
+                Some(&json!({
+                    "tokens_ciphertext": ciphertext,
+                    "token_expires_at": rfc3339(tokens.expires_at),
+                    "token_refreshed_at": rfc3339(tokens.issued_at),
+                    "updated_at": rfc3339(OffsetDateTime::now_utc()),
+                })),
+                Some("return=minimal"),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn record_sync(
+        &self,
+        user: UserId,
+        source_user_id: &str,
+        cursor: Option<OffsetDateTime>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut patch = json!({ "last_sync_at": rfc3339(at) });
+        if let Some(cursor) = cursor {
+            patch["sync_cursor"] = json!(rfc3339(cursor));
+        }
+        let _: Value = self
+            .call(
+                Method::PATCH,
+                "user_sources",
+                &source_filter(user, source_user_id),
+                Some(&patch),
+                Some("return=minimal"),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn link_smashrun(
+        &self,
+        account: &SmashrunUser,
+        tokens: &TokenSet,
+    ) -> Result<UserId, StoreError> {
+        let existing: Vec<UserRow> = self
+            .call(
+                Method::GET,
+                "user_sources",
+                &[
+                    ("source", format!("eq.{SOURCE}")),
+                    ("source_user_id", format!("eq.{}", account.id)),
+                    ("select", "user_id".into()),
+                ],
+                None,
+                None,
+            )
+            .await?;
+        let mut user = existing
+            .first()
+            .map(|row| row.user_id)
+            .unwrap_or_else(|| UserId::new(uuid::Uuid::new_v4()));
+        // The tokens are encrypted for one user; if the account turns out to be another's,
+        // encrypt for that one and try again.
+        for _ in 0..3 {
+            let owner = self.link_once(user, account, tokens).await?;
+            if owner == user {
+                return Ok(user);
+            }
+            user = owner;
+        }
+        Err(StoreError::Malformed(
+            "the smashrun account kept changing owner while linking".into(),
+        ))
+    }
+}
+
+fn source_filter(user: UserId, source_user_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("user_id", format!("eq.{user}")),
+        ("source", format!("eq.{SOURCE}")),
+        ("source_user_id", format!("eq.{source_user_id}")),
+    ]
+}
+
+#[async_trait]
+impl ApiKeyStore for Supabase {
+    async fn user_for_key(&self, hash: &ApiKeyHash) -> Result<Option<UserId>, StoreError> {
+        let rows: Vec<UserRow> = self
+            .call(
+                Method::GET,
+                "api_keys",
+                &[
+                    ("key_hash", format!("eq.{}", hash.as_str())),
+                    ("revoked_at", "is.null".into()),
+                    ("select", "user_id".into()),
+                    ("limit", "1".into()),
+                ],
+                None,
+                None,
+            )
+            .await?;
+        Ok(rows.first().map(|row| row.user_id))
+    }
+
+    async fn insert_key(
+        &self,
+        user: UserId,
+        hash: &ApiKeyHash,
+        prefix: &str,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        let _: Value = self
+            .call(
+                Method::POST,
+                "api_keys",
+                &[],
+                Some(&json!({
+                    "user_id": user,
+                    "key_hash": hash.as_str(),
+                    "key_prefix": prefix,
+                    "label": label,
+                })),
+                Some("return=minimal"),
+            )
+            .await?;
+        Ok(())
+    }
+}

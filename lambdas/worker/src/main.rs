@@ -1,0 +1,14 @@
+//! The worker Lambda: tracing, clients once per cold start, then the SQS batch handler.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    stk_worker::init_lambda_tracing();
+    let adapters = stk_adapters::Adapters::from_env().await?;
+    let engine = stk_worker::engine_from_adapters(&adapters, Default::default());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async {
+        Ok::<_, lambda_runtime::Error>(stk_worker::handle_batch(&engine, event).await)
+    }))
+    .await
+}
