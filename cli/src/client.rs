@@ -1,0 +1,376 @@
+//! The typed HTTP client for the sync API. Every answer is decoded into `stk-protocol` types;
+//! every failure becomes a [`CliError`] that says what to do.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use stk_protocol::{ErrorBody, IDEMPOTENCY_KEY_HEADER, SyncJob, SyncJobList, SyncRequestBody};
+
+use crate::config::{ApiKey, ConfigError, KeySource};
+use crate::error::CliError;
+use crate::output::Log;
+use crate::render::clean;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Parses the API's base URL. A trailing slash is tolerated; a path (an API Gateway stage) is kept.
+pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadApiUrl {
+        url: clean(raw).into_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = raw.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err(ConfigError::NoApiUrl);
+    }
+    let url = Url::parse(trimmed).map_err(|err| bad(&err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(bad("expected an http:// or https:// address"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("remove the query string or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("remove the user name and password"));
+    }
+    Ok(url)
+}
+
+/// True for `http://` to anything but this machine: the API key would travel in clear text.
+pub fn is_insecure(url: &Url) -> bool {
+    if url.scheme() != "http" {
+        return false;
+    }
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(host.eq_ignore_ascii_case("localhost"));
+    !loopback
+}
+
+/// What `POST /sync` answered.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub job: SyncJob,
+    /// `202`: a new job. `200`: the job already active for this account (or the same idempotency key).
+    pub created: bool,
+}
+
+/// The sync API, authenticated with one API key.
+#[derive(Debug)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: Url,
+    auth: HeaderValue,
+    key_source: KeySource,
+    log: Log,
+}
+
+impl ApiClient {
+    pub fn new(base: Url, key: &ApiKey, key_source: KeySource, log: Log) -> Result<Self, CliError> {
+        let source_name = match &key_source {
+            KeySource::Env => crate::config::API_KEY_ENV.to_owned(),
+            KeySource::File(path) => path.display().to_string(),
+        };
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+            .map_err(|_| ConfigError::ApiKeyUnsendable(source_name))?;
+        auth.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("stk/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // The API never redirects; following one could send the key somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| CliError::Unreachable {
+                url: base.to_string(),
+                cause: "could not set up the HTTP client".into(),
+                source,
+            })?;
+        Ok(Self {
+            http,
+            base,
+            auth,
+            key_source,
+            log,
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `POST /sync` with a fresh idempotency key.
+    pub async fn start_sync(
+        &self,
+        body: &SyncRequestBody,
+        idempotency_key: &str,
+    ) -> Result<Started, CliError> {
+        let url = self.endpoint(&["sync"]);
+        let request = self
+            .http
+            .post(url.clone())
+            .json(body)
+            .header(IDEMPOTENCY_KEY_HEADER, idempotency_key);
+        self.log
+            .debug(format_args!("idempotency key {idempotency_key}"));
+        let (status, bytes) = self.send(Method::POST, &url, request).await?;
+        let job = self.decode("POST /sync", status, &bytes, None)?;
+        Ok(Started {
+            job,
+            created: status != StatusCode::OK,
+        })
+    }
+
+    /// `GET /sync/{id}`.
+    pub async fn job(&self, id: &str) -> Result<SyncJob, CliError> {
+        let url = self.endpoint(&["sync", id]);
+        let (status, bytes) = self
+            .send(Method::GET, &url, self.http.get(url.clone()))
+            .await?;
+        self.decode(&format!("GET /sync/{id}"), status, &bytes, Some(id))
+    }
+
+    /// `GET /sync`: the account's recent jobs, newest first.
+    pub async fn jobs(&self) -> Result<SyncJobList, CliError> {
+        let url = self.endpoint(&["sync"]);
+        let (status, bytes) = self
+            .send(Method::GET, &url, self.http.get(url.clone()))
+            .await?;
+        self.decode("GET /sync", status, &bytes, None)
+    }
+
+    /// The base URL with these path segments appended (each one percent-encoded).
+    pub fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Vec<u8>), CliError> {
+        let what = format!("{method} {}", url.path());
+        self.log.debug(format_args!("{method} {url}"));
+        let started = Instant::now();
+        let response = request
+            .header(AUTHORIZATION, self.auth.clone())
+            .send()
+            .await
+            .map_err(|err| self.transport_error(&what, err))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| self.transport_error(&what, err))?;
+        self.log.debug(format_args!(
+            "{what} -> {status} in {} ms ({} bytes)",
+            started.elapsed().as_millis(),
+            bytes.len()
+        ));
+        if self.log.verbosity() >= 2 {
+            self.log.debug(format_args!(
+                "body: {}",
+                clean(&String::from_utf8_lossy(&bytes))
+            ));
+        }
+        Ok((status, bytes.to_vec()))
+    }
+
+    fn transport_error(&self, what: &str, err: reqwest::Error) -> CliError {
+        if err.is_timeout() {
+            return CliError::Timeout {
+                what: what.to_owned(),
+                source: err,
+            };
+        }
+        // The innermost cause says it best ("Connection refused (os error 111)").
+        let mut cause: &dyn std::error::Error = &err;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        let cause = lowercase_first(&cause.to_string());
+        CliError::Unreachable {
+            url: self.base.to_string(),
+            cause,
+            source: err,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        status: StatusCode,
+        bytes: &[u8],
+        job_id: Option<&str>,
+    ) -> Result<T, CliError> {
+        if status.is_success() {
+            return serde_json::from_slice(bytes).map_err(|err| CliError::BadAnswer {
+                what: what.to_owned(),
+                cause: err.to_string(),
+            });
+        }
+        let detail = serde_json::from_slice::<ErrorBody>(bytes)
+            .ok()
+            .map(|body| body.error);
+        let request_id = detail.as_ref().and_then(|d| d.request_id.clone());
+        let message = detail
+            .map(|d| clean(&d.message).into_owned())
+            .unwrap_or_else(|| format!("the API answered {status}"));
+        Err(match (status, job_id) {
+            (StatusCode::UNAUTHORIZED, _) => CliError::Unauthorized {
+                key_source: self.key_source.clone(),
+                request_id,
+            },
+            (StatusCode::NOT_FOUND, Some(id)) => CliError::JobNotFound {
+                id: clean(id).into_owned(),
+                request_id,
+            },
+            (status, _) if status.is_client_error() => CliError::Refused {
+                status: status.as_u16(),
+                message,
+                request_id,
+            },
+            (status, _) if status.is_redirection() => CliError::ServerFailed {
+                status: status.as_u16(),
+                message: format!("{message}: check API_BASE_URL (https:// and the stage path)"),
+                request_id,
+            },
+            (status, _) => CliError::ServerFailed {
+                status: status.as_u16(),
+                message,
+                request_id,
+            },
+        })
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn client(base: &str) -> ApiClient {
+        ApiClient::new(
+            parse_base_url(base).unwrap(),
+            &ApiKey::new("stk_k").unwrap(),
+            KeySource::Env,
+            Log::new(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn endpoints_keep_the_stage_and_tolerate_trailing_slashes() {
+        assert_eq!(
+            client("https://api.example.com/prod/")
+                .endpoint(&["sync", "j1"])
+                .as_str(),
+            "https://api.example.com/prod/sync/j1"
+        );
+        assert_eq!(
+            client("http://127.0.0.1:8080").endpoint(&["sync"]).as_str(),
+            "http://127.0.0.1:8080/sync"
+        );
+        assert_eq!(
+            client("http://127.0.0.1:8080//")
+                .endpoint(&["sync"])
+                .as_str(),
+            "http://127.0.0.1:8080/sync"
+        );
+    }
+
+    #[test]
+    fn job_ids_cannot_escape_their_path_segment() {
+        let url = client("https://api.example.com/prod").endpoint(&["sync", "../x?y#z"]);
+        assert_eq!(
+            url.as_str(),
+            "https://api.example.com/prod/sync/..%2Fx%3Fy%23z"
+        );
+    }
+
+    #[test]
+    fn unusable_urls_are_config_errors() {
+        assert!(matches!(parse_base_url(" "), Err(ConfigError::NoApiUrl)));
+        for bad in [
+            "api.example.com",
+            "ftp://x",
+            "https://x/?a=1",
+            "https://u:p@x/",
+            "mailto:a@b",
+        ] {
+            assert!(
+                matches!(parse_base_url(bad), Err(ConfigError::BadApiUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_is_flagged_unless_local() {
+        let insecure = |s: &str| is_insecure(&parse_base_url(s).unwrap());
+        assert!(insecure("http://api.example.com"));
+        assert!(!insecure("https://api.example.com"));
+        assert!(!insecure("http://localhost:3000"));
+        assert!(!insecure("http://127.0.0.1:3000"));
+        assert!(!insecure("http://[::1]:3000"));
+    }
+
+    #[test]
+    fn error_bodies_become_messages_and_other_bodies_do_not_leak() {
+        let c = client("http://127.0.0.1:1");
+        let body = br#"{"error":{"code":"invalid_body","message":"`since` is after `until`","request_id":"r-9"}}"#;
+        let err = c
+            .decode::<SyncJob>("POST /sync", StatusCode::UNPROCESSABLE_ENTITY, body, None)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "`since` is after `until` (request id r-9)");
+        assert_eq!(err.exit_code(), 4);
+
+        let err = c
+            .decode::<SyncJob>(
+                "GET /sync/x",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                b"Traceback: secret internals",
+                Some("x"),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the API answered 500 Internal Server Error"
+        );
+        assert_eq!(err.exit_code(), 5);
+
+        let err = c
+            .decode::<SyncJob>("GET /sync/x", StatusCode::NOT_FOUND, b"", Some("x"))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no sync job x for this account");
+
+        let err = c
+            .decode::<SyncJob>("GET /sync/x", StatusCode::OK, b"<html>", Some("x"))
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert!(
+            err.to_string()
+                .starts_with("could not read the API's answer to GET /sync/x")
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! `stk`, MyRunStreak's thin command-line client.
+//!
+//! It knows the API's base URL and its own API key, nothing else: SmashRun and the run store are
+//! reached only through the API, whose wire types come from `stk-protocol`.
+//!
+//! # Commands
+//!
+//! - `stk sync [--since DATE] [--until DATE] [--full] [--wait] [--json]`: queue a sync (and follow it).
+//! - `stk sync status [JOB_ID] [--wait] [--json]`: one job, by default the most recent.
+//! - `stk sync list [--json]`: recent jobs, newest first.
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (also when stdout is closed early by its reader) |
+//! | 1 | the sync job failed |
+//! | 2 | usage error (clap's, or conflicting options) |
+//! | 3 | configuration problem: no API key, no API URL, unreadable config file |
+//! | 4 | the API refused the request (4xx: API key refused, invalid request, unknown job) |
+//! | 5 | the API or the network failed (5xx, connection refused, timeout, unreadable answer) |
+//! | 130 | interrupted with Ctrl-C while waiting; the job keeps running on the server |
+//!
+//! The mapping lives in [`error::CliError::exit_code`].
+//!
+//! # Configuration
+//!
+//! - `API_BASE_URL` (or `--api-url`): the API's address; also read from `./.env` (the process
+//!   environment wins over the file).
+//! - `STK_API_KEY`: an API key that overrides the config file (for CI and scripts).
+//! - `STK_CONFIG_DIR` (or `--config-dir`): where `config.json` lives; default
+//!   `$XDG_CONFIG_HOME/stk`, else `~/.config/stk`. See [`config`].
+//! - `STK_POLL_INTERVAL_MS` (or `--poll-interval`): how often `--wait` polls, default 500.
+
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod output;
+pub mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::error::{CliError, exit};
+use crate::output::{Out, stderr_line};
+
+/// The whole program: `.env`, arguments, one current-thread runtime, the command, the exit code.
+pub fn main() -> ExitCode {
+    load_dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Help and version go to stdout with 0; errors to stderr with 2.
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(exit::USAGE));
+        }
+    };
+    let verbosity = cli.verbose;
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+        .and_then(|runtime| {
+            let mut out = Out::stdout();
+            let result = runtime.block_on(app::run(cli, &mut out));
+            let flushed = out.flush();
+            result.and(flushed)
+        });
+    ExitCode::from(report(result, verbosity))
+}
+
+/// Loads `./.env` (never a parent directory's) without overriding the environment.
+/// Runs before the runtime starts, while the process has a single thread.
+fn load_dotenv() {
+    match dotenvy::from_path(".env") {
+        Ok(()) => {}
+        Err(err) if err.not_found() => {}
+        Err(err) => stderr_line(format_args!("warning: ignoring ./.env: {err}")),
+    }
+}
+
+/// Shows an error once, on stderr, and returns the exit code.
+fn report(result: Result<(), CliError>, verbosity: u8) -> u8 {
+    let Err(err) = result else {
+        return exit::SUCCESS;
+    };
+    match &err {
+        CliError::BrokenPipe => {}
+        CliError::Usage(usage) => {
+            let _ = usage.print();
+        }
+        CliError::Interrupted { .. } => stderr_line(format_args!("{err}")),
+        _ => {
+            stderr_line(format_args!("error: {err}"));
+            if verbosity > 0 {
+                let mut source = std::error::Error::source(&err);
+                while let Some(cause) = source {
+                    stderr_line(format_args!("debug: caused by: {cause}"));
+                    source = cause.source();
+                }
+            }
+        }
+    }
+    err.exit_code()
+}
