@@ -504,7 +504,11 @@ impl JobRepository for DynamoJobs {
 
     async fn finish(&self, job: &Job) -> Result<(), JobStoreError> {
         let finished_at = job.finished_at.unwrap_or_else(OffsetDateTime::now_utc);
-        let mut values = progress_values(job)?;
+        // The lease is removed below; it must not also be set.
+        let mut values: Vec<_> = progress_values(job)?
+            .into_iter()
+            .filter(|(name, _)| *name != "lease_until")
+            .collect();
         values.push(("#status", s(status_name(job.status))));
         values.push(("finished_ms", n(ms(finished_at))));
         values.push((

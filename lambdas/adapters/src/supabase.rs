@@ -137,6 +137,27 @@ impl Supabase {
             .ok_or_else(|| StoreError::Malformed("run_summary returned no row".into()))
     }
 
+    /// The user a SmashRun account is linked to.
+    pub async fn user_for_smashrun_account(
+        &self,
+        source_user_id: &str,
+    ) -> Result<Option<UserId>, StoreError> {
+        let rows: Vec<UserRow> = self
+            .call(
+                Method::GET,
+                "user_sources",
+                &[
+                    ("source", format!("eq.{SOURCE}")),
+                    ("source_user_id", format!("eq.{source_user_id}")),
+                    ("select", "user_id".into()),
+                ],
+                None,
+                None,
+            )
+            .await?;
+        Ok(rows.first().map(|row| row.user_id))
+    }
+
     async fn link_once(
         &self,
         user: UserId,
@@ -322,22 +343,9 @@ impl SourceStore for Supabase {
         account: &SmashrunUser,
         tokens: &TokenSet,
     ) -> Result<UserId, StoreError> {
-        let existing: Vec<UserRow> = self
-            .call(
-                Method::GET,
-                "user_sources",
-                &[
-                    ("source", format!("eq.{SOURCE}")),
-                    ("source_user_id", format!("eq.{}", account.id)),
-                    ("select", "user_id".into()),
-                ],
-                None,
-                None,
-            )
-            .await?;
-        let mut user = existing
-            .first()
-            .map(|row| row.user_id)
+        let mut user = self
+            .user_for_smashrun_account(&account.id)
+            .await?
             .unwrap_or_else(|| UserId::new(uuid::Uuid::new_v4()));
         // The tokens are encrypted for one user; if the account turns out to be another's,
         // encrypt for that one and try again.

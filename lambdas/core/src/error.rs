@@ -73,3 +73,15 @@ pub enum QueueError {
     #[error("the job queue is unavailable")]
     Unavailable(#[source] BoxError),
 }
+
+/// An error and all its causes on one line, for logs (never for clients).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

@@ -15,7 +15,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::activity::Run;
 use crate::clock::Clock;
-use crate::error::{JobStoreError, SmashrunError, StoreError};
+use crate::error::{JobStoreError, SmashrunError, StoreError, chain};
 use crate::ids::UserId;
 use crate::job::{Job, JobMessage, Lease};
 use crate::ports::{Claim, JobRepository, RunStore, SmashrunApi, SourceStore, UpsertCounts};
@@ -252,7 +252,7 @@ impl SyncEngine {
                 self.finish(job).await
             }
             Err(Stop::Retry(cause)) if delivery >= self.settings.max_attempts => {
-                warn!(error = %cause, "still failing on the last attempt: job failed");
+                warn!(error = %chain(&cause), "still failing on the last attempt: job failed");
                 let (code, message) = match &cause {
                     RetryLater::Smashrun(SmashrunError::RateLimited { .. }) => (
                         "smashrun_rate_limited",
@@ -275,7 +275,7 @@ impl SyncEngine {
                 self.finish(job).await
             }
             Err(Stop::Retry(cause)) => {
-                warn!(error = %cause, "transient failure: the delivery will be retried from the checkpoint");
+                warn!(error = %chain(&cause), "transient failure: the delivery will be retried from the checkpoint");
                 // Give the lease back so the redelivery need not wait for it to lapse.
                 job.lease = job.lease.take().map(|l| Lease {
                     until: self.clock.now(),
@@ -517,7 +517,7 @@ impl SyncEngine {
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, E>>,
-        E: Transient + std::fmt::Display,
+        E: Transient + std::error::Error + 'static,
     {
         let max_retry_after = self.settings.max_retry_after;
         (|| {
@@ -533,7 +533,7 @@ impl SyncEngine {
             (Some(_), Some(wait)) => Some(wait),
             (Some(backoff), None) => Some(backoff),
         })
-        .notify(|e: &E, wait| warn!(error = %e, ?wait, "transient failure: retrying"))
+        .notify(|e: &E, wait| warn!(error = %chain(e), ?wait, "transient failure: retrying"))
         .await
     }
 
@@ -541,7 +541,7 @@ impl SyncEngine {
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, E>>,
-        E: Transient + std::fmt::Display,
+        E: Transient + std::error::Error + 'static,
     {
         let unused = AtomicU64::new(0);
         self.counted(&unused, op).await

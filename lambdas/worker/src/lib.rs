@@ -87,7 +87,7 @@ async fn handle_record<H: JobHandler>(handler: &H, record: &SqsMessage) -> bool 
             true
         }
         Err(e) => {
-            warn!(error = %e, delivery, "message will be delivered again");
+            warn!(error = %stk_core::error::chain(&e), delivery, "message will be delivered again");
             false
         }
     }

@@ -1,6 +1,8 @@
 //! The batch wrapper against a checked-in SQS event: only messages that should come back are
 //! reported as failures.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Mutex;
 
 use aws_lambda_events::event::sqs::SqsEvent;

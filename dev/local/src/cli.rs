@@ -1,0 +1,210 @@
+//! `stk-local`: the local stack's backend, for the demo and for development.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use stk_adapters::{Adapters, Settings};
+use stk_core::sync::EngineSettings;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::stack_env::StackEnv;
+use crate::{
+    Poller, PollerSettings, ResourceNames, SecretValues, provision, seed_user, write_cli_config,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stk-local",
+    about = "Run MyRunStreak's backend on the local stack"
+)]
+pub struct Args {
+    /// The SmashRun sandbox's base URL.
+    #[arg(
+        long,
+        env = "STK_SANDBOX_URL",
+        default_value = "http://127.0.0.1:54332",
+        global = true
+    )]
+    sandbox_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the queue, dead-letter queue, jobs table and secrets in moto (idempotent).
+    Provision,
+    /// Provision, then serve the API router and run the worker from the queue.
+    Serve {
+        #[arg(long, env = "STK_API_ADDR", default_value = "127.0.0.1:54333")]
+        addr: String,
+        /// Queue visibility timeout, seconds (Terraform: six times the worker's timeout).
+        #[arg(long, env = "STK_VISIBILITY_TIMEOUT_SECS", default_value_t = 30)]
+        visibility_timeout: u64,
+    },
+    /// Link the sandbox's runner through OAuth and write an API key into the CLI's config.
+    Seed {
+        /// The CLI's configuration folder to write the key into.
+        #[arg(long, env = "STK_CONFIG_DIR")]
+        config_dir: PathBuf,
+    },
+    /// Compare what the database holds with what the sandbox reports.
+    Check,
+}
+
+fn secret_values(env: &StackEnv) -> anyhow::Result<SecretValues> {
+    Ok(SecretValues {
+        smashrun_client_id: env.get_or("SANDBOX_CLIENT_ID", "sandbox-client").to_owned(),
+        smashrun_client_secret: env
+            .get_or("SANDBOX_CLIENT_SECRET", "sandbox-secret")
+            .to_owned(),
+        supabase_url: env.get("SUPABASE_URL")?.to_owned(),
+        supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY")?.to_owned(),
+    })
+}
+
+/// Settings as Terraform would set them, pointed at the local resources and the sandbox.
+pub fn local_settings(
+    names: &ResourceNames,
+    queue_url: &str,
+    sandbox_url: &str,
+) -> anyhow::Result<Settings> {
+    let sandbox = sandbox_url.trim_end_matches('/');
+    Ok(Settings::from_lookup(|name| match name {
+        "STK_JOBS_TABLE" => Some(names.table.clone()),
+        "STK_QUEUE_URL" => Some(queue_url.to_owned()),
+        "STK_SMASHRUN_SECRET_ID" => Some(names.smashrun_secret.clone()),
+        "STK_SUPABASE_SECRET_ID" => Some(names.supabase_secret.clone()),
+        "STK_TOKEN_KEY_SECRET_ID" => Some(names.token_key_secret.clone()),
+        "STK_SMASHRUN_API_URL" => Some(format!("{sandbox}/v1")),
+        "STK_SMASHRUN_AUTH_URL" => Some(sandbox.to_owned()),
+        _ => None,
+    })?)
+}
+
+async fn adapters(
+    env: &StackEnv,
+    sandbox_url: &str,
+    visibility: Duration,
+) -> anyhow::Result<Adapters> {
+    let aws = env.aws().await?;
+    let names = ResourceNames::defaults();
+    let provisioned = provision(&aws, &names, &secret_values(env)?, visibility)
+        .await
+        .context(
+            "failed to provision the local AWS resources (is moto up? `scripts/stack.sh up`)",
+        )?;
+    let settings = local_settings(&names, &provisioned.queue_url, sandbox_url)?;
+    Ok(Adapters::build(settings, &aws)?)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let env = StackEnv::load();
+    match args.command {
+        Command::Provision => {
+            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
+            println!("provisioned: queue {}", adapters.settings.queue_url);
+        }
+        Command::Serve {
+            addr,
+            visibility_timeout,
+        } => {
+            let adapters = adapters(
+                &env,
+                &args.sandbox_url,
+                Duration::from_secs(visibility_timeout),
+            )
+            .await?;
+            serve(adapters, &addr).await?;
+        }
+        Command::Seed { config_dir } => {
+            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
+            let api = env.get_or("API_BASE_URL", "http://127.0.0.1:54333");
+            let seeded = seed_user(
+                &adapters,
+                &format!("{}/auth/callback", api.trim_end_matches('/')),
+            )
+            .await?;
+            write_cli_config(&config_dir, &seeded.api_key)?;
+            println!(
+                "linked smashrun runner {} as user {}; api key {}… written to {}",
+                seeded.smashrun_user_id,
+                seeded.user_id,
+                seeded.api_key.prefix(),
+                config_dir.join("config.json").display()
+            );
+        }
+        Command::Check => check(&env, &args.sandbox_url).await?,
+    }
+    Ok(())
+}
+
+async fn serve(adapters: Adapters, addr: &str) -> anyhow::Result<()> {
+    let router = stk_api::router(stk_api::AppState::from_adapters(&adapters));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr}"))?;
+    let engine = Arc::new(stk_worker::engine_from_adapters(
+        &adapters,
+        EngineSettings::default(),
+    ));
+    let sqs = aws_sdk_sqs::Client::new(&StackEnv::load().aws().await?);
+    let poller = Poller::new(
+        sqs,
+        adapters.settings.queue_url.clone(),
+        PollerSettings::default(),
+    );
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(async move { poller.run(engine.as_ref(), stopped).await });
+    info!(%addr, "api listening; worker polling {}", adapters.settings.queue_url);
+    println!("stk-local serving the API on http://{addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    Ok(())
+}
+
+async fn check(env: &StackEnv, sandbox_url: &str) -> anyhow::Result<()> {
+    let adapters = adapters(env, sandbox_url, Duration::from_secs(30)).await?;
+    let summary: smashrun_sandbox::Summary = reqwest::get(format!(
+        "{}/admin/summary",
+        sandbox_url.trim_end_matches('/')
+    ))
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let user = adapters
+        .store
+        .user_for_smashrun_account(&summary.user_id.to_string())
+        .await?
+        .context("the sandbox's runner is not linked: run `stk-local seed` first")?;
+    let db = adapters.store.run_summary(user).await?;
+    println!("                 sandbox   database");
+    println!(
+        "runs         {:>11} {:>10}",
+        summary.run_count, db.run_count
+    );
+    println!(
+        "longest streak {:>9} {:>10}",
+        summary.longest_streak, db.longest_streak
+    );
+    println!(
+        "distance km  {:>11.1} {:>10.1}",
+        summary.total_distance_km, db.total_distance_km
+    );
+    anyhow::ensure!(
+        summary.run_count == db.run_count && summary.longest_streak == db.longest_streak,
+        "the database does not match the sandbox"
+    );
+    println!("the database matches the sandbox");
+    Ok(())
+}

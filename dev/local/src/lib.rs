@@ -1,0 +1,14 @@
+//! The whole backend on one machine, against the local stack: moto for SQS, DynamoDB and
+//! Secrets Manager, PostgREST over PostgreSQL, and the SmashRun sandbox. It provisions the AWS
+//! resources the way Terraform does, serves the API router over HTTP, and runs the worker from
+//! the queue the way Lambda's SQS event source mapping does.
+
+pub mod cli;
+pub mod poller;
+pub mod provision;
+pub mod seed;
+pub mod stack_env;
+
+pub use poller::{Poller, PollerSettings};
+pub use provision::{ResourceNames, SecretValues, provision};
+pub use seed::{SeededUser, seed_user, write_cli_config};

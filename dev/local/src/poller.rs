@@ -1,0 +1,150 @@
+//! Runs the worker from the queue the way Lambda's SQS event source mapping does: long-polls a
+//! batch, hands it to the handler as an `SqsEvent`, deletes what succeeded, and leaves reported
+//! failures to reappear after the visibility timeout (and, after `maxReceiveCount`, in the DLQ).
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use stk_worker::{JobHandler, handle_batch};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    /// Messages per invocation (the event source mapping's `batch_size`).
+    pub batch_size: i32,
+    /// Long-poll wait.
+    pub wait: Duration,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 5,
+            wait: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Poller {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    settings: PollerSettings,
+}
+
+impl Poller {
+    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: String, settings: PollerSettings) -> Self {
+        let queue_arn = format!(
+            "arn:aws:sqs:us-east-1:123456789012:{}",
+            queue_url.rsplit('/').next().unwrap_or_default()
+        );
+        Self {
+            sqs,
+            queue_url,
+            queue_arn,
+            settings,
+        }
+    }
+
+    /// Polls until `shutdown` turns true.
+    pub async fn run<H: JobHandler>(&self, handler: &H, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                polled = self.poll_once(handler) => {
+                    if let Err(e) = polled {
+                        warn!(error = %e, "polling the queue failed; retrying shortly");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One receive, one invocation, one delete. Returns how many messages were received.
+    pub async fn poll_once<H: JobHandler>(&self, handler: &H) -> Result<usize, aws_sdk_sqs::Error> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(self.settings.batch_size)
+            .wait_time_seconds(i32::try_from(self.settings.wait.as_secs()).unwrap_or(1))
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let records: Vec<_> = messages
+            .iter()
+            .map(|m| {
+                let attributes: serde_json::Map<String, serde_json::Value> = m
+                    .attributes
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                    .collect();
+                json!({
+                    "messageId": m.message_id,
+                    "receiptHandle": m.receipt_handle,
+                    "body": m.body,
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body,
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        // Built from JSON, as Lambda delivers it: the event types are non-exhaustive.
+        let event: SqsEvent = match serde_json::from_value(json!({ "Records": records })) {
+            Ok(event) => event,
+            Err(e) => {
+                warn!(error = %e, "could not build the sqs event; messages left on the queue");
+                return Ok(messages.len());
+            }
+        };
+        let response = handle_batch(handler, LambdaEvent::new(event, Context::default())).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let done: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id.as_deref().unwrap_or_default()))
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        debug!(
+            received = messages.len(),
+            failed = failed.len(),
+            "batch handled"
+        );
+        if !done.is_empty() {
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(done))
+                .send()
+                .await?;
+        }
+        Ok(messages.len())
+    }
+}

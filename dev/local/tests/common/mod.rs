@@ -1,0 +1,261 @@
+//! `spawn_app()`: every test gets its own queue, dead-letter queue, jobs table and secrets in
+//! moto, its own SmashRun sandbox on a random port, its own API server and worker poller, and
+//! its own linked user, all against the real local stack (PostgREST over PostgreSQL, moto).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use smashrun_sandbox::{RunningSandbox, SandboxConfig, Summary};
+use stk_adapters::Adapters;
+use stk_core::UserId;
+use stk_core::sync::EngineSettings;
+use stk_local::cli::local_settings;
+use stk_local::stack_env::{StackEnv, repo_root};
+use stk_local::{Poller, PollerSettings, ResourceNames, SecretValues, provision, seed_user};
+use stk_protocol::{JobStatus, SyncJob};
+use tokio::sync::watch;
+
+pub struct TestApp {
+    pub api_url: String,
+    pub api_key: String,
+    pub user_id: UserId,
+    pub sandbox: RunningSandbox,
+    pub adapters: Adapters,
+    pub aws: aws_config::SdkConfig,
+    pub names: ResourceNames,
+    pub http: reqwest::Client,
+    stop: watch::Sender<bool>,
+}
+
+pub struct Options {
+    pub sandbox: SandboxConfig,
+    /// Run the worker poller (off to look at queued jobs).
+    pub worker: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sandbox: sandbox_config(smashrun_sandbox::DataSource::Generated {
+                profile: smashrun_sandbox::Profile::Small,
+                seed: 7,
+            }),
+            worker: true,
+        }
+    }
+}
+
+/// A sandbox runner of this test's own (SmashRun user ids must not collide across tests).
+pub fn sandbox_config(data: smashrun_sandbox::DataSource) -> SandboxConfig {
+    SandboxConfig {
+        user_id: i64::from(uuid::Uuid::new_v4().as_fields().0 & 0x7fff_ffff),
+        data,
+        ..SandboxConfig::default()
+    }
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
+                .unwrap_or_else(|_| "off".into()),
+        )
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    init_tracing();
+    let env = StackEnv::load();
+    let aws = env
+        .aws()
+        .await
+        .expect("the local stack is not up: run `scripts/stack.sh up`");
+    let sandbox = smashrun_sandbox::spawn(options.sandbox.clone())
+        .await
+        .expect("sandbox starts");
+    let names = ResourceNames::suffixed(&uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let secrets = SecretValues {
+        smashrun_client_id: options.sandbox.client_id.clone(),
+        smashrun_client_secret: options.sandbox.client_secret.clone(),
+        supabase_url: env.get("SUPABASE_URL").unwrap().to_owned(),
+        supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap().to_owned(),
+    };
+    // A short visibility timeout so a reported failure comes back within the test.
+    let provisioned = provision(&aws, &names, &secrets, Duration::from_secs(2))
+        .await
+        .expect("provisioning against moto");
+    let settings = local_settings(&names, &provisioned.queue_url, &sandbox.base_url).unwrap();
+    let adapters = Adapters::build(settings, &aws).unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}", listener.local_addr().unwrap());
+    let router = stk_api::router(stk_api::AppState::from_adapters(&adapters));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let (stop, stopped) = watch::channel(false);
+    if options.worker {
+        let engine = Arc::new(stk_worker::engine_from_adapters(
+            &adapters,
+            EngineSettings {
+                retry_min_delay: Duration::from_millis(20),
+                retry_max_delay: Duration::from_millis(100),
+                ..EngineSettings::default()
+            },
+        ));
+        let poller = Poller::new(
+            aws_sdk_sqs::Client::new(&aws),
+            provisioned.queue_url.clone(),
+            PollerSettings::default(),
+        );
+        tokio::spawn(async move { poller.run(engine.as_ref(), stopped).await });
+    }
+
+    let seeded = seed_user(&adapters, &format!("{api_url}/auth/callback"))
+        .await
+        .expect("seeding a user through the sandbox's oauth");
+    TestApp {
+        api_url,
+        api_key: seeded.api_key.expose().to_owned(),
+        user_id: seeded.user_id,
+        sandbox,
+        adapters,
+        aws,
+        names,
+        http: reqwest::Client::new(),
+        stop,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_url)
+    }
+
+    pub async fn post_sync(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/sync"))
+            .bearer_auth(&self.api_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn start_sync(&self, body: &Value) -> SyncJob {
+        let response = self.post_sync(body).await;
+        assert_eq!(response.status(), 202, "POST /sync should queue a job");
+        response.json().await.unwrap()
+    }
+
+    pub async fn get_job(&self, id: &str) -> SyncJob {
+        let response = self
+            .http
+            .get(self.url(&format!("/sync/{id}")))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Polls until the job finishes (bounded).
+    pub async fn wait_for(&self, id: &str) -> SyncJob {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let job = self.get_job(id).await;
+            if job.status.is_finished() {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not finish: {job:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn sync_and_wait(&self, body: &Value) -> SyncJob {
+        let job = self.start_sync(body).await;
+        let done = self.wait_for(&job.id).await;
+        assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+        done
+    }
+
+    pub async fn sandbox_summary(&self) -> Summary {
+        self.sandbox.sandbox.summary()
+    }
+
+    pub async fn sandbox_admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.sandbox.base_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "sandbox admin {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Rows the store holds for this user, read through PostgREST with the service key.
+    pub async fn stored_run(&self, activity_id: i64) -> Option<Value> {
+        let env = StackEnv::load();
+        let rows: Vec<Value> = self
+            .http
+            .get(format!("{}/runs", env.get("SUPABASE_URL").unwrap()))
+            .bearer_auth(env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap())
+            .query(&[
+                ("user_id", format!("eq.{}", self.user_id)),
+                ("source_activity_id", format!("eq.{activity_id}")),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rows.into_iter().next()
+    }
+}
+
+/// The real `stk` binary, built by `make test` before the tests run.
+pub fn stk_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("STK_BIN") {
+        return path.into();
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| repo_root().join("target"), PathBuf::from);
+    let bin = target.join("debug/stk");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p stk` (make test does)",
+        bin.display()
+    );
+    bin
+}
