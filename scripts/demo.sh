@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The whole pipeline on the local stack: stack up, a seeded streaker in the SmashRun sandbox,
+# `stk sync --wait`, then what the database holds next to what the sandbox reports.
+# Re-runnable: a second run reuses the running sandbox, the linked user and the synced runs.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+cd "$ROOT"
+
+STATE="$ROOT/.stack"
+LOGS="$STATE/logs"
+SANDBOX_PORT="${STK_SANDBOX_PORT:-54332}"
+API_PORT="${STK_API_PORT:-54333}"
+PROFILE="${STK_DEMO_PROFILE:-streaker}"
+# The CLI's config for the demo lives with the stack, never in the runner's ~/.config/stk.
+export STK_CONFIG_DIR="$STATE/stk-config"
+export API_BASE_URL="http://127.0.0.1:$API_PORT"
+export STK_SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+export STK_API_ADDR="127.0.0.1:$API_PORT"
+
+T_START="$(stk_now)"
+scripts/stack.sh up
+eval "$(scripts/stack.sh env)"
+
+echo "demo: building the binaries"
+cargo build --quiet --bins -p stk -p stk-local -p smashrun-sandbox
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+
+wait_http() { # url what log
+  local i
+  for ((i = 0; i < 150; i++)); do
+    [[ "$(stk_http_code "$1")" == 200 ]] && return 0
+    sleep 0.1
+  done
+  stk_log_tail "$3"
+  stk_die "$2 did not come up: see $3"
+}
+
+if stk_pid_alive "$STATE/sandbox.pid" smashrun-sandbox; then
+  echo "demo: sandbox already running on $STK_SANDBOX_URL (its data is kept)"
+else
+  stk_spawn "$STATE/sandbox.pid" "$LOGS/sandbox.log" \
+    "$BIN/smashrun-sandbox" --addr "127.0.0.1:$SANDBOX_PORT" --profile "$PROFILE" --seed 42
+  wait_http "$STK_SANDBOX_URL/admin/summary" "the SmashRun sandbox" "$LOGS/sandbox.log"
+  echo "demo: sandbox up on $STK_SANDBOX_URL ($PROFILE profile)"
+fi
+
+# The backend is restarted each time so it runs the code just built.
+stk_stop_pid "$STATE/api.pid" stk-local
+stk_spawn "$STATE/api.pid" "$LOGS/api.log" "$BIN/stk-local" serve
+wait_http "$API_BASE_URL/health" "the API" "$LOGS/api.log"
+echo "demo: API and worker up on $API_BASE_URL"
+
+"$BIN/stk-local" seed --config-dir "$STK_CONFIG_DIR"
+
+echo
+echo "\$ stk sync --wait"
+"$BIN/stk" sync --wait
+echo
+"$BIN/stk-local" check
+echo
+echo "demo done in $(stk_since "$T_START") s; stop everything with: scripts/stack.sh down"

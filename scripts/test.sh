@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test: unit tests of the core with in-memory fakes, and integration tests against the
+# real local stack (PostgreSQL + PostgREST, moto, the SmashRun sandbox, the real stk binary).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/stack.sh up
+eval "$(scripts/stack.sh env)"
+# The integration tests run the real `stk` binary.
+cargo build --bins --workspace
+cargo test --workspace "$@"
