@@ -14,6 +14,15 @@ LOGS="$STATE/logs"
 SANDBOX_PORT="${STK_SANDBOX_PORT:-54332}"
 API_PORT="${STK_API_PORT:-54333}"
 PROFILE="${STK_DEMO_PROFILE:-streaker}"
+PROFILE_FILE="$ROOT/.stack/sandbox.profile"
+# Each profile is its own SmashRun runner, so their runs never mix in one user.
+case "$PROFILE" in
+  streaker) RUNNER_ID=101 ;;
+  lifetime) RUNNER_ID=102 ;;
+  small) RUNNER_ID=103 ;;
+  *) echo "demo: unknown STK_DEMO_PROFILE '$PROFILE' (streaker, lifetime or small)" >&2; exit 2 ;;
+esac
+PROFILE_BUILD="${STK_DEMO_BUILD:-debug}"
 # The CLI's config for the demo lives with the stack, never in the runner's ~/.config/stk.
 export STK_CONFIG_DIR="$STATE/stk-config"
 export API_BASE_URL="http://127.0.0.1:$API_PORT"
@@ -25,8 +34,12 @@ scripts/stack.sh up
 eval "$(scripts/stack.sh env)"
 
 echo "demo: building the binaries"
-cargo build --quiet --bins -p stk -p stk-local -p smashrun-sandbox
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+if [[ "$PROFILE_BUILD" == release ]]; then
+  cargo build --quiet --release --bins -p stk -p stk-local -p smashrun-sandbox
+else
+  cargo build --quiet --bins -p stk -p stk-local -p smashrun-sandbox
+fi
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_BUILD"
 
 wait_http() { # url what log
   local i
@@ -38,11 +51,13 @@ wait_http() { # url what log
   stk_die "$2 did not come up: see $3"
 }
 
-if stk_pid_alive "$STATE/sandbox.pid" smashrun-sandbox; then
+if stk_pid_alive "$STATE/sandbox.pid" smashrun-sandbox && [[ "$(cat "$PROFILE_FILE" 2>/dev/null)" == "$PROFILE" ]]; then
   echo "demo: sandbox already running on $STK_SANDBOX_URL (its data is kept)"
 else
+  stk_stop_pid "$STATE/sandbox.pid" smashrun-sandbox
   stk_spawn "$STATE/sandbox.pid" "$LOGS/sandbox.log" \
-    "$BIN/smashrun-sandbox" --addr "127.0.0.1:$SANDBOX_PORT" --profile "$PROFILE" --seed 42
+    "$BIN/smashrun-sandbox" --addr "127.0.0.1:$SANDBOX_PORT" --profile "$PROFILE" --seed 42 --user-id "$RUNNER_ID"
+  echo "$PROFILE" >"$PROFILE_FILE"
   wait_http "$STK_SANDBOX_URL/admin/summary" "the SmashRun sandbox" "$LOGS/sandbox.log"
   echo "demo: sandbox up on $STK_SANDBOX_URL ($PROFILE profile)"
 fi
@@ -57,7 +72,7 @@ echo "demo: API and worker up on $API_BASE_URL"
 
 echo
 echo "\$ stk sync --wait"
-"$BIN/stk" sync --wait
+"$BIN/stk" sync --wait ${STK_DEMO_SYNC_ARGS:-}
 echo
 "$BIN/stk-local" check
 echo

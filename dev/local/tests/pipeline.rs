@@ -563,3 +563,28 @@ async fn smashrun_failures_are_retried_and_a_failed_delivery_resumes_from_its_ch
     );
     assert!(done.progress.smashrun_requests >= 8, "{done:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_thousand_run_history_syncs_in_one_request_per_hundred_runs() {
+    let app = spawn_app_with(Options {
+        sandbox: sandbox_config(DataSource::Generated {
+            profile: smashrun_sandbox::Profile::Lifetime,
+            seed: 42,
+        }),
+        ..Options::default()
+    })
+    .await;
+    let expected = app.sandbox_summary().await;
+    assert!(expected.activity_count >= 20_000);
+    let job = app.sync_and_wait(&json!({"full": true})).await;
+    assert_eq!(job.progress.runs_inserted, expected.activity_count);
+    let pages = expected.activity_count / 100 + 1;
+    assert_eq!(u64::from(job.progress.pages), pages);
+    // The minimum: one SmashRun request per page (+ the run count), one store request per page
+    // (+ the cursor).
+    assert_eq!(job.progress.smashrun_requests, pages + 1);
+    assert_eq!(job.progress.store_requests, pages + 1);
+    let stored = app.adapters.store.run_summary(app.user_id).await.unwrap();
+    assert_eq!(stored.run_count, expected.run_count);
+    assert_eq!(stored.longest_streak, expected.longest_streak);
+}
