@@ -28,6 +28,9 @@ pub use crate::config::names::JOBS_BY_USER_INDEX;
 const FINISHED_RETENTION: time::Duration = time::Duration::days(7);
 /// How long an unfinished job (and its slot) can live at all: a week of retries at most.
 const UNFINISHED_RETENTION: time::Duration = time::Duration::days(7);
+/// An unfinished job older than this no longer blocks a new one: five deliveries with the
+/// production visibility timeout are long over, so its worker died on the last one.
+const ABANDONED_AFTER: time::Duration = time::Duration::days(1);
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -346,7 +349,11 @@ impl JobRepository for DynamoJobs {
                     return Ok(Created::Existing(existing));
                 }
                 match self.pointed_job(&active_key(job.user_id)).await? {
-                    Some((_, existing)) if !existing.status.is_finished() => {
+                    Some((_, existing))
+                        if !existing.status.is_finished()
+                            && existing.created_at
+                                > OffsetDateTime::now_utc() - ABANDONED_AFTER =>
+                    {
                         return Ok(Created::Existing(existing));
                     }
                     Some((id, _)) => stale = Some(id),
