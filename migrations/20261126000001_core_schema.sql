@@ -101,7 +101,10 @@ create table public.runs (
     source_updated_at timestamp,
     -- The activity exactly as SmashRun sent it: nothing is lost if a column is missing today.
     raw jsonb not null,
+    -- Set when SmashRun no longer lists the run in a full sync.
     deleted_at timestamptz,
+    -- The last full sync that saw the run: a full sync marks the runs it did not see deleted.
+    seen_by_job uuid,
     inserted_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     primary key (user_id, source, source_activity_id)
@@ -118,10 +121,11 @@ grant all on public.users, public.user_sources, public.api_keys, public.runs to 
 
 -- Upserts one page of runs in a single statement and says what happened to each.
 --
--- A row is rewritten only when SmashRun's JSON changed (or the run came back after being marked
--- deleted), so a re-sync of unchanged data writes nothing and reports every run as unchanged.
--- The primary key makes a redelivered page idempotent.
-create function public.upsert_runs(p_user_id uuid, p_source text, p_runs jsonb)
+-- A row is rewritten only when SmashRun's JSON changed, the run came back after being marked
+-- deleted, or a full sync (p_job_id) must record that it saw it; so a re-sync of unchanged data
+-- writes nothing and reports every run as unchanged. The primary key makes a redelivered page
+-- idempotent. Counts are classified against the rows as they were before the statement.
+create function public.upsert_runs(p_user_id uuid, p_source text, p_runs jsonb, p_job_id uuid default null)
 returns table (inserted bigint, updated bigint, unchanged bigint)
 language sql
 volatile
@@ -171,6 +175,20 @@ as $$
             raw jsonb
         )
     ),
+    classified as (
+        select
+            i.source_activity_id,
+            case
+                when t.source_activity_id is null then 'inserted'
+                when t.raw is distinct from i.raw or t.deleted_at is not null then 'updated'
+                else 'unchanged'
+            end as outcome
+        from incoming i
+        left join public.runs t
+            on t.user_id = p_user_id
+            and t.source = p_source
+            and t.source_activity_id = i.source_activity_id
+    ),
     written as (
         insert into public.runs as t (
             user_id, source, source_activity_id, start_local, utc_offset_minutes, start_utc,
@@ -180,7 +198,7 @@ as $$
             temperature_apparent_c, temperature_wind_chill_c, humidity_pct, wind_speed_kmh,
             how_felt, terrain, is_race, is_treadmill, is_bad_hr, is_bad_elevation, has_details,
             has_details_gps, start_latitude, start_longitude, source_created_at,
-            source_updated_at, raw
+            source_updated_at, raw, seen_by_job
         )
         select
             p_user_id, p_source, i.source_activity_id, i.start_local, i.utc_offset_minutes,
@@ -191,7 +209,7 @@ as $$
             i.temperature_wind_chill_c, i.humidity_pct, i.wind_speed_kmh, i.how_felt, i.terrain,
             i.is_race, i.is_treadmill, i.is_bad_hr, i.is_bad_elevation, i.has_details,
             i.has_details_gps, i.start_latitude, i.start_longitude, i.source_created_at,
-            i.source_updated_at, i.raw
+            i.source_updated_at, i.raw, p_job_id
         from incoming i
         on conflict (user_id, source, source_activity_id) do update set
             start_local = excluded.start_local,
@@ -233,19 +251,48 @@ as $$
             source_updated_at = excluded.source_updated_at,
             raw = excluded.raw,
             deleted_at = null,
-            updated_at = now()
-        where t.raw is distinct from excluded.raw or t.deleted_at is not null
-        returning (xmax = 0) as was_inserted
+            seen_by_job = coalesce(excluded.seen_by_job, t.seen_by_job),
+            updated_at = case
+                when t.raw is distinct from excluded.raw or t.deleted_at is not null then now()
+                else t.updated_at
+            end
+        where t.raw is distinct from excluded.raw
+            or t.deleted_at is not null
+            or (p_job_id is not null and t.seen_by_job is distinct from p_job_id)
     )
+    -- A data-modifying CTE runs to completion whether or not the query reads it.
     select
-        count(*) filter (where was_inserted),
-        count(*) filter (where not was_inserted),
-        (select count(*) from incoming) - count(*)
-    from written
+        count(*) filter (where outcome = 'inserted'),
+        count(*) filter (where outcome = 'updated'),
+        count(*) filter (where outcome = 'unchanged')
+    from classified
 $$;
 
-revoke all on function public.upsert_runs(uuid, text, jsonb) from public, anon, authenticated;
-grant execute on function public.upsert_runs(uuid, text, jsonb) to service_role;
+revoke all on function public.upsert_runs(uuid, text, jsonb, uuid) from public, anon, authenticated;
+grant execute on function public.upsert_runs(uuid, text, jsonb, uuid) to service_role;
+
+-- After a full sync has seen every activity SmashRun lists, marks the user's other runs deleted
+-- (kept, with `deleted_at`, never removed) and says how many.
+create function public.mark_unseen_runs_deleted(p_user_id uuid, p_source text, p_job_id uuid)
+returns bigint
+language sql
+volatile
+set search_path = public
+as $$
+    with gone as (
+        update public.runs
+        set deleted_at = now(), updated_at = now()
+        where user_id = p_user_id
+            and source = p_source
+            and deleted_at is null
+            and seen_by_job is distinct from p_job_id
+        returning 1
+    )
+    select count(*) from gone
+$$;
+
+revoke all on function public.mark_unseen_runs_deleted(uuid, text, uuid) from public, anon, authenticated;
+grant execute on function public.mark_unseen_runs_deleted(uuid, text, uuid) to service_role;
 
 -- Counts a user's runs without shipping them (PostgREST caps responses at 1000 rows).
 create function public.run_summary(p_user_id uuid)

@@ -2,9 +2,14 @@
 //! cannot drift. Serde only: no I/O, no framework.
 
 mod date;
+mod views;
 
 pub use date::{DateError, IsoDate};
 use serde::{Deserialize, Serialize};
+pub use views::{
+    CurrentStreak, MonthTotal, MonthlyTotals, Records, RunList, RunSummary, Settings,
+    SettingsPatch, Stats, Streak, StreakSummary, WeekTotal,
+};
 
 /// Header that carries a client-chosen key making `POST /sync` safe to retry.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -61,6 +66,9 @@ pub struct JobProgress {
     pub runs_inserted: u64,
     pub runs_updated: u64,
     pub runs_unchanged: u64,
+    /// Runs SmashRun no longer lists, marked deleted by a full sync.
+    #[serde(default)]
+    pub runs_deleted: u64,
     /// Activities that could not be read (missing id, start, distance or duration).
     pub activities_rejected: u64,
     /// Total SmashRun reports for the account, when known.

@@ -12,8 +12,7 @@ use serde_json::json;
 use stk_adapters::config::names;
 use stk_adapters::crypto::generate_key_base64;
 
-/// The SQS `maxReceiveCount`: deliveries before a message moves to the dead-letter queue.
-pub const MAX_RECEIVE_COUNT: u32 = 5;
+pub use names::MAX_RECEIVE_COUNT;
 /// Dead-letter retention: 14 days, the SQS maximum.
 const DLQ_RETENTION_SECS: u32 = 14 * 24 * 3600;
 

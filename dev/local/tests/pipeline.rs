@@ -581,10 +581,30 @@ async fn a_twenty_thousand_run_history_syncs_in_one_request_per_hundred_runs() {
     let pages = expected.activity_count / 100 + 1;
     assert_eq!(u64::from(job.progress.pages), pages);
     // The minimum: one SmashRun request per page (+ the run count), one store request per page
-    // (+ the cursor).
+    // (+ marking unseen runs deleted, + the cursor).
     assert_eq!(job.progress.smashrun_requests, pages + 1);
-    assert_eq!(job.progress.store_requests, pages + 1);
+    assert_eq!(job.progress.store_requests, pages + 2);
     let stored = app.adapters.store.run_summary(app.user_id).await.unwrap();
     assert_eq!(stored.run_count, expected.run_count);
     assert_eq!(stored.longest_streak, expected.longest_streak);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_marks_runs_deleted_upstream_and_only_a_full_sync_does() {
+    let app = spawn_app().await;
+    app.sync_and_wait(&json!({})).await;
+    let gone = app.stored_any_run().await;
+    app.sandbox_admin(Method::DELETE, &format!("/admin/activities/{gone}"), None).await;
+
+    let incremental = app.sync_and_wait(&json!({})).await;
+    assert_eq!(incremental.progress.runs_deleted, 0);
+    assert!(app.stored_run(gone).await.unwrap()["deleted_at"].is_null());
+
+    let full = app.sync_and_wait(&json!({"full": true})).await;
+    assert_eq!(full.progress.runs_deleted, 1, "{full:?}");
+    assert_eq!(full.progress.runs_inserted + full.progress.runs_updated, 0, "{full:?}");
+    let row = app.stored_run(gone).await.unwrap();
+    assert!(row["deleted_at"].is_string(), "the run is kept, marked deleted: {row}");
+    let summary = app.adapters.store.run_summary(app.user_id).await.unwrap();
+    assert_eq!(summary.run_count, app.sandbox_summary().await.run_count);
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-/// Default resource names, shared by Terraform and the local stack.
+/// Default resource names. `infra/names.json` is their source of truth: Terraform reads it, the
+/// local stack provisions with these, and a test keeps the two equal.
 pub mod names {
     pub const JOBS_TABLE: &str = "myrunstreak-jobs";
     pub const JOBS_BY_USER_INDEX: &str = "by_user";
@@ -12,6 +13,8 @@ pub mod names {
     pub const SMASHRUN_SECRET: &str = "myrunstreak/smashrun";
     pub const SUPABASE_SECRET: &str = "myrunstreak/supabase";
     pub const TOKEN_KEY_SECRET: &str = "myrunstreak/token-key";
+    /// SQS `maxReceiveCount`: deliveries before a message moves to the dead-letter queue.
+    pub const MAX_RECEIVE_COUNT: u32 = 5;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +45,9 @@ pub struct Settings {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("{0} is not set: set it in the function's environment (see docs/configuration)")]
+    #[error(
+        "{0} is not set: set it in the function's environment (see the configuration table in README.md)"
+    )]
     Missing(&'static str),
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
@@ -100,6 +105,20 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_match_the_infrastructure_source_of_truth() {
+        let infra: serde_json::Value =
+            serde_json::from_str(include_str!("../../../infra/names.json")).unwrap();
+        assert_eq!(infra["jobs_table"], names::JOBS_TABLE);
+        assert_eq!(infra["jobs_by_user_index"], names::JOBS_BY_USER_INDEX);
+        assert_eq!(infra["queue"], names::QUEUE);
+        assert_eq!(infra["dead_letter_queue"], names::DEAD_LETTER_QUEUE);
+        assert_eq!(infra["smashrun_secret"], names::SMASHRUN_SECRET);
+        assert_eq!(infra["supabase_secret"], names::SUPABASE_SECRET);
+        assert_eq!(infra["token_key_secret"], names::TOKEN_KEY_SECRET);
+        assert_eq!(infra["max_receive_count"], names::MAX_RECEIVE_COUNT);
+    }
 
     #[test]
     fn defaults_apply_and_the_queue_is_required() {

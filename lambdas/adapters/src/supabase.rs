@@ -19,7 +19,7 @@ use stk_core::ports::{
     ApiKeyStore, RunStore, SmashrunSource, SmashrunUser, SourceStore, UpsertCounts,
 };
 use stk_core::tokens::TokenSet;
-use stk_core::{StoreError, UserId};
+use stk_core::{JobId, StoreError, UserId};
 use time::OffsetDateTime;
 use tracing::{Instrument, info_span};
 
@@ -227,14 +227,20 @@ struct UserRow {
 
 #[async_trait]
 impl RunStore for Supabase {
-    async fn upsert_runs(&self, user: UserId, runs: &[Run]) -> Result<UpsertCounts, StoreError> {
+    async fn upsert_runs(
+        &self,
+        user: UserId,
+        runs: &[Run],
+        full_sync: Option<JobId>,
+    ) -> Result<UpsertCounts, StoreError> {
         #[derive(Deserialize)]
         struct Counts {
             inserted: u64,
             updated: u64,
             unchanged: u64,
         }
-        let body = json!({ "p_user_id": user, "p_source": SOURCE, "p_runs": runs });
+        let body =
+            json!({ "p_user_id": user, "p_source": SOURCE, "p_runs": runs, "p_job_id": full_sync });
         let rows: Vec<Counts> = self
             .call(Method::POST, "rpc/upsert_runs", &[], Some(&body), None)
             .instrument(info_span!("store_upsert_runs", runs = runs.len()))
@@ -247,6 +253,18 @@ impl RunStore for Supabase {
             updated: counts.updated,
             unchanged: counts.unchanged,
         })
+    }
+
+    async fn mark_unseen_deleted(&self, user: UserId, full_sync: JobId) -> Result<u64, StoreError> {
+        self.call(
+            Method::POST,
+            "rpc/mark_unseen_runs_deleted",
+            &[],
+            Some(&json!({ "p_user_id": user, "p_source": SOURCE, "p_job_id": full_sync })),
+            None,
+        )
+        .instrument(info_span!("store_mark_unseen_deleted"))
+        .await
     }
 }
 

@@ -239,7 +239,9 @@ impl SmashrunApi for MemSmashrun {
 
 #[derive(Debug, Default)]
 pub struct MemStore {
-    pub runs: Mutex<HashMap<(UserId, i64), Value>>,
+    /// Raw JSON and the full sync that last saw each run.
+    pub runs: Mutex<HashMap<(UserId, i64), (Value, Option<JobId>)>>,
+    pub deleted: Mutex<Vec<(UserId, i64)>>,
     pub sources: Mutex<HashMap<UserId, SmashrunSource>>,
     pub upserts: Mutex<u32>,
     pub fail_upserts: Mutex<u32>,
@@ -249,7 +251,12 @@ pub struct MemStore {
 
 #[async_trait]
 impl RunStore for MemStore {
-    async fn upsert_runs(&self, user: UserId, runs: &[Run]) -> Result<UpsertCounts, StoreError> {
+    async fn upsert_runs(
+        &self,
+        user: UserId,
+        runs: &[Run],
+        full_sync: Option<JobId>,
+    ) -> Result<UpsertCounts, StoreError> {
         let call = {
             let mut upserts = self.upserts.lock().unwrap();
             *upserts += 1;
@@ -272,14 +279,34 @@ impl RunStore for MemStore {
         }
         let mut stored = self.runs.lock().unwrap();
         let mut counts = UpsertCounts::default();
+        let mut deleted = self.deleted.lock().unwrap();
         for run in runs {
-            match stored.insert((user, run.source_activity_id), run.raw.clone()) {
+            let key = (user, run.source_activity_id);
+            let was_deleted = deleted.contains(&key);
+            deleted.retain(|k| *k != key);
+            let previous = stored.get(&key).cloned();
+            let seen = full_sync.or(previous.as_ref().and_then(|p| p.1));
+            stored.insert(key, (run.raw.clone(), seen));
+            match previous {
                 None => counts.inserted += 1,
-                Some(old) if old == run.raw => counts.unchanged += 1,
+                Some((old, _)) if old == run.raw && !was_deleted => counts.unchanged += 1,
                 Some(_) => counts.updated += 1,
             }
         }
         Ok(counts)
+    }
+
+    async fn mark_unseen_deleted(&self, user: UserId, full_sync: JobId) -> Result<u64, StoreError> {
+        let stored = self.runs.lock().unwrap();
+        let mut deleted = self.deleted.lock().unwrap();
+        let mut count = 0;
+        for (key, (_, seen)) in stored.iter() {
+            if key.0 == user && *seen != Some(full_sync) && !deleted.contains(key) {
+                deleted.push(*key);
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 }
 

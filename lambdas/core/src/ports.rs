@@ -110,8 +110,16 @@ pub struct UpsertCounts {
 
 #[async_trait]
 pub trait RunStore: Send + Sync + std::fmt::Debug {
-    /// Idempotent: upserting the same runs twice changes nothing the second time.
-    async fn upsert_runs(&self, user: UserId, runs: &[Run]) -> Result<UpsertCounts, StoreError>;
+    /// Idempotent: upserting the same runs twice changes nothing the second time. A full sync
+    /// passes its job id so the runs it saw are recorded as seen.
+    async fn upsert_runs(
+        &self,
+        user: UserId,
+        runs: &[Run],
+        full_sync: Option<JobId>,
+    ) -> Result<UpsertCounts, StoreError>;
+    /// After a complete full sync: marks deleted the runs that sync did not see.
+    async fn mark_unseen_deleted(&self, user: UserId, full_sync: JobId) -> Result<u64, StoreError>;
 }
 
 #[async_trait]

@@ -243,7 +243,7 @@ impl SyncEngine {
                 Ok(Outcome::Skipped)
             }
             Err(Stop::Fail { code, message }) => {
-                warn!(code, %message, "job failed");
+                warn!(code, reason = %message, "job failed");
                 job.status = JobStatus::Failed;
                 job.error = Some(JobError {
                     code: code.into(),
@@ -370,12 +370,15 @@ impl SyncEngine {
                 .await?;
             let page_len = activities.len();
             let (runs, rejected, oldest) = self.read_page(job, &activities);
+            let full_sync = (job.spec.kind == SyncKind::Full).then_some(job.id);
             let counts = if runs.is_empty() {
                 UpsertCounts::default()
             } else {
-                self.counted(&counters.store, || self.runs.upsert_runs(user, &runs))
-                    .instrument(info_span!("upsert_page", page, runs = runs.len()))
-                    .await?
+                self.counted(&counters.store, || {
+                    self.runs.upsert_runs(user, &runs, full_sync)
+                })
+                .instrument(info_span!("upsert_page", page, runs = runs.len()))
+                .await?
             };
             // Counted only once the page has landed, so a retried page is not counted twice.
             job.progress.pages += 1;
@@ -402,6 +405,13 @@ impl SyncEngine {
             }
         }
 
+        if job.spec.kind == SyncKind::Full {
+            // Every page was read: what SmashRun did not list is gone upstream.
+            let id = job.id;
+            job.progress.runs_deleted = self
+                .counted(&counters.store, || self.runs.mark_unseen_deleted(user, id))
+                .await?;
+        }
         let cursor = match job.spec.kind {
             SyncKind::Range => None,
             SyncKind::Incremental | SyncKind::Full => job.checkpoint.cursor_candidate,

@@ -102,7 +102,7 @@ pub fn init_lambda_tracing() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .without_time()
         .init();
 }

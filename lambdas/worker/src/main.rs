@@ -6,7 +6,12 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     stk_worker::init_lambda_tracing();
     let adapters = stk_adapters::Adapters::from_env().await?;
-    let engine = stk_worker::engine_from_adapters(&adapters, Default::default());
+    let settings = stk_core::sync::EngineSettings {
+        // Give up with advice on the delivery SQS would otherwise move to the dead-letter queue.
+        max_attempts: stk_adapters::config::names::MAX_RECEIVE_COUNT,
+        ..Default::default()
+    };
+    let engine = stk_worker::engine_from_adapters(&adapters, settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async {
         Ok::<_, lambda_runtime::Error>(stk_worker::handle_batch(&engine, event).await)
     }))

@@ -348,3 +348,28 @@ async fn missing_source_fails_with_link_advice() {
     assert_eq!(w.engine.handle(msg, 1).await.unwrap(), Outcome::Failed);
     assert_eq!(w.job(msg).await.error.unwrap().code, "not_linked");
 }
+
+#[tokio::test]
+async fn a_full_sync_marks_runs_gone_upstream_as_deleted_and_they_come_back() {
+    let w = world(history(120));
+    let first = w.queue(SyncSpec::incremental()).await;
+    w.engine.handle(first, 1).await.unwrap();
+    // Two runs disappear from SmashRun.
+    w.smashrun.activities.lock().unwrap().drain(10..12);
+    let full = w
+        .queue(SyncSpec {
+            kind: SyncKind::Full,
+            since: None,
+            until: None,
+        })
+        .await;
+    assert_eq!(w.engine.handle(full, 1).await.unwrap(), Outcome::Succeeded);
+    let job = w.job(full).await;
+    assert_eq!(job.progress.runs_deleted, 2);
+    assert_eq!(job.progress.runs_unchanged, 118);
+    assert_eq!(w.store.deleted.lock().unwrap().len(), 2);
+    // An incremental sync never deletes.
+    let incremental = w.queue(SyncSpec::incremental()).await;
+    w.engine.handle(incremental, 1).await.unwrap();
+    assert_eq!(w.job(incremental).await.progress.runs_deleted, 0);
+}
