@@ -190,15 +190,15 @@ impl FaultState {
         while self.window.front().is_some_and(|t| *t <= hour_ago) {
             self.window.pop_front();
         }
-        if let Some(limit) = self.faults.rate_limit {
-            if self.window.len() >= limit.requests_per_hour as usize {
-                let retry = limit.retry_after.then(|| {
-                    let oldest = self.window.front().copied().unwrap_or(now);
-                    let wait = (oldest + Duration::HOUR - now).as_seconds_f64().ceil();
-                    wait.max(1.0) as u64
-                });
-                return Gate::Limited(retry);
-            }
+        if let Some(limit) = self.faults.rate_limit
+            && self.window.len() >= limit.requests_per_hour as usize
+        {
+            let retry = limit.retry_after.then(|| {
+                let oldest = self.window.front().copied().unwrap_or(now);
+                let wait = (oldest + Duration::HOUR - now).as_seconds_f64().ceil();
+                wait.max(1.0) as u64
+            });
+            return Gate::Limited(retry);
         }
         self.window.push_back(now);
         Gate::Pass

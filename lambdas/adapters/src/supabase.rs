@@ -16,10 +16,13 @@ use stk_core::activity::Run;
 use stk_core::auth::ApiKeyHash;
 use stk_core::job::rfc3339;
 use stk_core::ports::{
-    ApiKeyStore, RunStore, SmashrunSource, SmashrunUser, SourceStore, UpsertCounts,
+    ApiKeyStore, RunQuery, RunStore, RunnerViews, SmashrunSource, SmashrunUser, SourceStore,
+    UpsertCounts,
 };
+use stk_core::settings::SettingsChange;
 use stk_core::tokens::TokenSet;
 use stk_core::{JobId, StoreError, UserId};
+use stk_protocol::{MonthlyTotals, Records, RunList, Settings, Stats, StreakSummary};
 use time::OffsetDateTime;
 use tracing::{Instrument, info_span};
 
@@ -119,6 +122,18 @@ impl Supabase {
             bytes
         };
         serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed(format!("{path}: {e}")))
+    }
+
+    async fn rpc<T: DeserializeOwned>(&self, function: &str, args: Value) -> Result<T, StoreError> {
+        self.call(
+            Method::POST,
+            &format!("rpc/{function}"),
+            &[],
+            Some(&args),
+            None,
+        )
+        .instrument(info_span!("store_rpc", function))
+        .await
     }
 
     /// Counts computed by the database, for checks and the demo.
@@ -430,5 +445,96 @@ impl ApiKeyStore for Supabase {
             )
             .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RunnerViews for Supabase {
+    async fn streak(&self, user: UserId, top: u32) -> Result<StreakSummary, StoreError> {
+        self.rpc("streak_summary", json!({ "p_user_id": user, "p_top": top }))
+            .await
+    }
+
+    async fn stats(&self, user: UserId) -> Result<Stats, StoreError> {
+        self.rpc("overall_stats", json!({ "p_user_id": user }))
+            .await
+    }
+
+    async fn monthly(&self, user: UserId, limit: u32) -> Result<MonthlyTotals, StoreError> {
+        self.rpc(
+            "monthly_totals",
+            json!({ "p_user_id": user, "p_limit": limit }),
+        )
+        .await
+    }
+
+    async fn records(&self, user: UserId) -> Result<Records, StoreError> {
+        self.rpc("records", json!({ "p_user_id": user })).await
+    }
+
+    async fn runs(&self, user: UserId, query: RunQuery) -> Result<RunList, StoreError> {
+        self.rpc(
+            "list_runs",
+            json!({
+                "p_user_id": user,
+                "p_since": query.since,
+                "p_until": query.until,
+                "p_limit": query.limit,
+                "p_offset": query.offset,
+            }),
+        )
+        .await
+    }
+
+    async fn settings(&self, user: UserId) -> Result<Settings, StoreError> {
+        let rows: Vec<Settings> = self
+            .call(
+                Method::GET,
+                "users",
+                &[
+                    ("id", format!("eq.{user}")),
+                    ("select", "time_zone,min_streak_distance_km".into()),
+                ],
+                None,
+                None,
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Malformed("the api key's user has no record".into()))
+    }
+
+    async fn time_zone_exists(&self, name: &str) -> Result<bool, StoreError> {
+        self.rpc("time_zone_exists", json!({ "p_name": name }))
+            .await
+    }
+
+    async fn update_settings(
+        &self,
+        user: UserId,
+        change: &SettingsChange,
+    ) -> Result<Settings, StoreError> {
+        let mut patch = json!({ "updated_at": rfc3339(OffsetDateTime::now_utc()) });
+        if let Some(zone) = &change.time_zone {
+            patch["time_zone"] = json!(zone);
+        }
+        if let Some(km) = change.min_streak_distance_km {
+            patch["min_streak_distance_km"] = json!(km);
+        }
+        let rows: Vec<Settings> = self
+            .call(
+                Method::PATCH,
+                "users",
+                &[
+                    ("id", format!("eq.{user}")),
+                    ("select", "time_zone,min_streak_distance_km".into()),
+                ],
+                Some(&patch),
+                Some("return=representation"),
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Malformed("the api key's user has no record".into()))
     }
 }

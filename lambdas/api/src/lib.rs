@@ -2,8 +2,11 @@
 //! the local stack and in tests.
 
 mod auth;
+mod body;
 mod error;
+mod params;
 mod sync;
+mod views;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use stk_adapters::Adapters;
 use stk_core::clock::SystemClock;
-use stk_core::ports::ApiKeyStore;
+use stk_core::ports::{ApiKeyStore, RunnerViews};
 use stk_core::service::JobService;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{Instrument, info, info_span};
@@ -29,6 +32,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct AppState {
     pub jobs: JobService,
     pub keys: Arc<dyn ApiKeyStore>,
+    pub views: Arc<dyn RunnerViews>,
 }
 
 impl AppState {
@@ -41,6 +45,7 @@ impl AppState {
                 Arc::new(SystemClock),
             ),
             keys: adapters.store.clone(),
+            views: adapters.store.clone(),
         }
     }
 }
@@ -50,6 +55,16 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/sync", get(sync::list).post(sync::create))
         .route("/sync/{id}", get(sync::get))
+        .route("/streak", get(views::streak))
+        .route("/stats", get(views::stats))
+        .route("/stats/monthly", get(views::monthly))
+        .route("/records", get(views::records))
+        .route("/runs", get(views::runs))
+        .route("/runs/recent", get(views::recent))
+        .route(
+            "/settings",
+            get(views::get_settings).patch(views::patch_settings),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -24,14 +24,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::BodyTooLarge
-        } else {
-            ApiError::InvalidBody("the request body could not be read".into())
-        }
-    })?;
-    let request = parse_body(&headers, &body)?;
+    let request: SyncRequestBody = crate::body::json_or_default(&headers, body, "sync")?;
     let spec = SyncSpec::parse(request).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let idempotency_key = idempotency_key(&headers)?;
 
@@ -54,30 +47,6 @@ pub async fn create(
         Json(job.to_protocol()),
     )
         .into_response())
-}
-
-/// An empty body asks for the default sync; anything else must be a JSON object we know.
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<SyncRequestBody, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(SyncRequestBody::default());
-    }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json")
-                || mime.to_ascii_lowercase().ends_with("+json")
-        });
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        let mut message = e.to_string();
-        message.truncate(300);
-        ApiError::InvalidBody(format!("invalid sync request: {message}"))
-    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod job;
 pub mod ports;
 pub mod service;
+pub mod settings;
 pub mod sync;
 pub mod tokens;
 

@@ -11,6 +11,7 @@ use crate::auth::ApiKeyHash;
 use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
 use crate::ids::{JobId, UserId};
 use crate::job::{Job, JobMessage, Lease};
+use crate::settings::SettingsChange;
 use crate::tokens::{TokenGrant, TokenSet};
 
 /// What `create` found: a new job, or the one the caller should use instead.
@@ -157,4 +158,42 @@ pub trait ApiKeyStore: Send + Sync + std::fmt::Debug {
         prefix: &str,
         label: &str,
     ) -> Result<(), StoreError>;
+}
+
+/// Filters of a run list, already validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunQuery {
+    pub since: Option<stk_protocol::IsoDate>,
+    pub until: Option<stk_protocol::IsoDate>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// What the runner reads, computed by the store (never by pulling all rows).
+#[async_trait]
+pub trait RunnerViews: Send + Sync + std::fmt::Debug {
+    async fn streak(
+        &self,
+        user: UserId,
+        top: u32,
+    ) -> Result<stk_protocol::StreakSummary, StoreError>;
+    async fn stats(&self, user: UserId) -> Result<stk_protocol::Stats, StoreError>;
+    async fn monthly(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> Result<stk_protocol::MonthlyTotals, StoreError>;
+    async fn records(&self, user: UserId) -> Result<stk_protocol::Records, StoreError>;
+    async fn runs(
+        &self,
+        user: UserId,
+        query: RunQuery,
+    ) -> Result<stk_protocol::RunList, StoreError>;
+    async fn settings(&self, user: UserId) -> Result<stk_protocol::Settings, StoreError>;
+    async fn time_zone_exists(&self, name: &str) -> Result<bool, StoreError>;
+    async fn update_settings(
+        &self,
+        user: UserId,
+        change: &SettingsChange,
+    ) -> Result<stk_protocol::Settings, StoreError>;
 }

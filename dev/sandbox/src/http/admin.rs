@@ -178,10 +178,10 @@ async fn patch_activity(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let map = json_object(body)?;
-    if let Some(given) = map.get("activityId") {
-        if given.as_i64() != Some(id) {
-            return Err(ApiError::bad_request("`activityId` cannot be changed"));
-        }
+    if let Some(given) = map.get("activityId")
+        && given.as_i64() != Some(id)
+    {
+        return Err(ApiError::bad_request("`activityId` cannot be changed"));
     }
     let now = timefmt::to_sql_datetime(timefmt::to_utc_wall(sandbox.now()));
     let mut state = sandbox.lock();
