@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-.PHONY: demo test lint audit ci stack-up stack-down bench-sync
+.PHONY: demo test lint audit ci stack-up stack-down bench-sync bench-reads
 
 demo:
 	scripts/demo.sh
@@ -25,3 +25,7 @@ stack-down:
 
 bench-sync:
 	scripts/bench-sync.sh
+
+bench-reads:
+	scripts/stack.sh up
+	cargo run --release --quiet -p stk-local -- bench-reads

@@ -131,12 +131,22 @@ as $$
     )
 $$;
 
+-- One pass over the user's runs (their rows are wide: the raw JSON is kept), then the
+-- aggregates over that narrow copy; the longest run is read back by its primary key.
 create function public.overall_stats(p_user_id uuid)
 returns jsonb
 language sql
 stable
 set search_path = public
 as $$
+    with r as materialized (
+        select source, source_activity_id, start_local, local_date, distance_km, duration_s
+        from public.runs
+        where user_id = p_user_id and deleted_at is null
+    ),
+    longest as (
+        select source, source_activity_id from r order by distance_km desc, start_local limit 1
+    )
     select jsonb_build_object(
         'runs', count(*),
         'days_run', count(distinct r.local_date),
@@ -149,14 +159,12 @@ as $$
         'first_run', min(r.local_date),
         'last_run', max(r.local_date),
         'longest_run', (
-            select public.run_view(l) from public.runs l
-            where l.user_id = p_user_id and l.deleted_at is null
-            order by l.distance_km desc, l.start_local
-            limit 1
+            select public.run_view(x) from public.runs x, longest l
+            where x.user_id = p_user_id and x.source = l.source
+                and x.source_activity_id = l.source_activity_id
         )
     )
-    from public.runs r
-    where r.user_id = p_user_id and r.deleted_at is null
+    from r
 $$;
 
 create function public.month_totals(p_user_id uuid)
@@ -203,46 +211,53 @@ as $$
 $$;
 
 -- Paces faster than 2:00 /km are recording errors (the marathon world record is about 2:53 /km),
--- so they never make a record.
+-- so they never make a record. One pass over the runs, as in overall_stats.
 create function public.records(p_user_id uuid, p_min_pace_distance_km double precision default 4.828032)
 returns jsonb
 language sql
 stable
 set search_path = public
 as $$
+    with r as materialized (
+        select source, source_activity_id, start_local, local_date, distance_km, duration_s
+        from public.runs
+        where user_id = p_user_id and deleted_at is null
+    ),
+    longest as (
+        select source, source_activity_id from r order by distance_km desc, start_local limit 1
+    ),
+    fastest as (
+        select source, source_activity_id from r
+        where distance_km >= p_min_pace_distance_km and duration_s / distance_km >= 120
+        order by duration_s / distance_km, start_local
+        limit 1
+    ),
+    best_month as (
+        select date_trunc('month', local_date)::date as month, count(*) as runs,
+            sum(distance_km) as km, sum(duration_s) as s
+        from r group by 1 order by 3 desc, 1 limit 1
+    ),
+    best_week as (
+        select date_trunc('week', local_date)::date as week_start, count(*) as runs,
+            sum(distance_km) as km
+        from r group by 1 order by 3 desc, 1 limit 1
+    )
     select jsonb_build_object(
         'longest_run', (
-            select public.run_view(r) from public.runs r
-            where r.user_id = p_user_id and r.deleted_at is null
-            order by r.distance_km desc, r.start_local
-            limit 1
+            select public.run_view(x) from public.runs x, longest l
+            where x.user_id = p_user_id and x.source = l.source
+                and x.source_activity_id = l.source_activity_id
         ),
         'fastest_pace', (
-            select public.run_view(r) from public.runs r
-            where r.user_id = p_user_id and r.deleted_at is null
-                and r.distance_km >= p_min_pace_distance_km
-                and r.duration_s / r.distance_km >= 120
-            order by r.duration_s / r.distance_km, r.start_local
-            limit 1
+            select public.run_view(x) from public.runs x, fastest f
+            where x.user_id = p_user_id and x.source = f.source
+                and x.source_activity_id = f.source_activity_id
         ),
         'fastest_pace_min_distance_km', p_min_pace_distance_km,
-        'best_month', (
-            select public.month_view(m.month, m.runs, m.distance_km, m.duration_s)
-            from public.month_totals(p_user_id) m
-            order by m.distance_km desc, m.month
-            limit 1
-        ),
+        'best_month', (select public.month_view(month, runs, km, s) from best_month),
         'best_week', (
-            select jsonb_build_object('week_start', w.week_start, 'runs', w.runs, 'distance_km', w.km)
-            from (
-                select date_trunc('week', local_date)::date as week_start, count(*) as runs,
-                    sum(distance_km) as km
-                from public.runs
-                where user_id = p_user_id and deleted_at is null
-                group by 1
-            ) w
-            order by w.km desc, w.week_start
-            limit 1
+            select jsonb_build_object('week_start', week_start, 'runs', runs, 'distance_km', km)
+            from best_week
         )
     )
 $$;

@@ -20,7 +20,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT="$STK_ROOT"
 STATE="$ROOT/.stack"
 LOGS="$STATE/logs"
-PG_DIR="$STATE/pg"
+# The cluster runs as `postgres`, which must reach its folder. A clone under a private home
+# (e.g. /root, mode 0700) is not reachable: then the cluster lives in a folder of its own
+# under /var/tmp, named after the repository so two clones never share one.
+if runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+  PG_DIR="$STATE/pg"
+else
+  PG_DIR="/var/tmp/stk-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+fi
+PG_LOG="$PG_DIR/postgres.log"
 PG_DATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/sock"
 MIGRATIONS="$ROOT/migrations"
@@ -235,11 +243,12 @@ start_postgres() {
     state="started"
   fi
   chown postgres:postgres "$PG_DIR" "$PG_SOCK"
-  touch "$LOGS/postgres.log"
-  chown postgres:postgres "$LOGS/postgres.log"
+  touch "$PG_LOG"
+  chown postgres:postgres "$PG_LOG"
+  ln -sfn "$PG_LOG" "$LOGS/postgres.log"
   local opts="-p $PG_PORT -k '$PG_SOCK' -c listen_addresses=127.0.0.1"
   opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 30 -o "$opts" start \
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 -o "$opts" start \
     </dev/null >>"$LOGS/pg_ctl.log" 2>&1; then
     stk_log_tail "$LOGS/pg_ctl.log"
     stk_log_tail "$LOGS/postgres.log"
@@ -548,7 +557,7 @@ cmd_down() {
   fi
   step postgres stopped
   if [[ -n "$purge" ]]; then
-    rm -rf "$STATE"
+    rm -rf "$STATE" "$PG_DIR"
     echo "stack: removed .stack/"
   fi
 }

@@ -54,6 +54,12 @@ enum Command {
     },
     /// Compare what the database holds with what the sandbox reports.
     Check,
+    /// Time every read endpoint over about 5,000 and 20,000 runs.
+    BenchReads {
+        /// Timed calls per endpoint.
+        #[arg(long, default_value_t = 30)]
+        calls: usize,
+    },
 }
 
 fn secret_values(env: &StackEnv) -> anyhow::Result<SecretValues> {
@@ -139,6 +145,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         Command::Check => check(&env, &args.sandbox_url).await?,
+        Command::BenchReads { calls } => {
+            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
+            crate::bench::bench_reads(&adapters, calls.max(1)).await?;
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! resources the way Terraform does, serves the API router over HTTP, and runs the worker from
 //! the queue the way Lambda's SQS event source mapping does.
 
+pub mod bench;
 pub mod cli;
 pub mod poller;
 pub mod provision;

@@ -594,7 +594,8 @@ async fn a_full_sync_marks_runs_deleted_upstream_and_only_a_full_sync_does() {
     let app = spawn_app().await;
     app.sync_and_wait(&json!({})).await;
     let gone = app.stored_any_run().await;
-    app.sandbox_admin(Method::DELETE, &format!("/admin/activities/{gone}"), None).await;
+    app.sandbox_admin(Method::DELETE, &format!("/admin/activities/{gone}"), None)
+        .await;
 
     let incremental = app.sync_and_wait(&json!({})).await;
     assert_eq!(incremental.progress.runs_deleted, 0);
@@ -602,9 +603,16 @@ async fn a_full_sync_marks_runs_deleted_upstream_and_only_a_full_sync_does() {
 
     let full = app.sync_and_wait(&json!({"full": true})).await;
     assert_eq!(full.progress.runs_deleted, 1, "{full:?}");
-    assert_eq!(full.progress.runs_inserted + full.progress.runs_updated, 0, "{full:?}");
+    assert_eq!(
+        full.progress.runs_inserted + full.progress.runs_updated,
+        0,
+        "{full:?}"
+    );
     let row = app.stored_run(gone).await.unwrap();
-    assert!(row["deleted_at"].is_string(), "the run is kept, marked deleted: {row}");
+    assert!(
+        row["deleted_at"].is_string(),
+        "the run is kept, marked deleted: {row}"
+    );
     let summary = app.adapters.store.run_summary(app.user_id).await.unwrap();
     assert_eq!(summary.run_count, app.sandbox_summary().await.run_count);
 }
