@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stk_protocol::{JobStatus, SyncJob, SyncRequestBody};
 
-use crate::cli::{Cli, Command, ListArgs, StartArgs, StatusArgs, SyncAction, WaitArgs};
+use crate::cli::{
+    Cli, Command, ListArgs, StartArgs, StatusArgs, SyncAction, SyncCommand, WaitArgs,
+};
 use crate::client::{ApiClient, is_insecure, parse_base_url};
+use crate::commands::{self, Context};
 use crate::config::{self, ConfigError, ConfigStore, KeySource};
 use crate::error::CliError;
 use crate::output::{Log, Out};
@@ -18,14 +21,35 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
 
 /// Runs one parsed command line, writing results to `out`.
 pub async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
-    let log = Log::new(cli.verbose);
-    let Command::Sync(sync) = cli.command;
+    let ctx = Context {
+        api_url: cli.api_url,
+        config_dir: cli.config_dir,
+        units: cli.units,
+        color: cli.color,
+        log: Log::new(cli.verbose),
+    };
+    match cli.command.unwrap_or_else(Command::default_command) {
+        Command::Streak(args) => commands::streak(&ctx, args, out).await,
+        Command::Stats(args) => commands::stats(&ctx, args, out).await,
+        Command::Recent(args) => commands::recent(&ctx, args, out).await,
+        Command::Runs(args) => commands::runs(&ctx, args, out).await,
+        Command::Monthly(args) => commands::monthly(&ctx, args, out).await,
+        Command::Records(args) => commands::records(&ctx, args, out).await,
+        Command::Config(command) => commands::config(&ctx, command, out).await,
+        Command::Completions(args) => commands::completions(args, out),
+        Command::Sync(sync) => run_sync(&ctx, sync, out).await,
+    }
+}
+
+/// `stk sync ...`.
+async fn run_sync(ctx: &Context, sync: SyncCommand, out: &mut Out) -> Result<(), CliError> {
+    let log = ctx.log;
     // Arguments first: a usage error wins over a configuration problem.
     let body = match sync.action {
         None => Some(sync.start.request_body()?),
         Some(_) => None,
     };
-    let client = connect(cli.api_url.as_deref(), cli.config_dir.as_deref(), log)?;
+    let client = connect(ctx.api_url.as_deref(), ctx.config_dir.as_deref(), log)?;
     match (sync.action, body) {
         (Some(SyncAction::Status(args)), _) => status(&client, &args, out, log).await,
         (Some(SyncAction::List(args)), _) => list(&client, &args, out).await,

@@ -1,4 +1,4 @@
-//! The typed HTTP client for the sync API. Every answer is decoded into `stk-protocol` types;
+//! The typed HTTP client for the API (syncs, views and settings). Every answer is decoded into `stk-protocol` types;
 //! every failure becomes a [`CliError`] that says what to do.
 
 use std::time::{Duration, Instant};
@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use stk_protocol::{ErrorBody, IDEMPOTENCY_KEY_HEADER, SyncJob, SyncJobList, SyncRequestBody};
+use stk_protocol::{
+    ErrorBody, IDEMPOTENCY_KEY_HEADER, IsoDate, MonthlyTotals, Records, RunList, Settings,
+    SettingsPatch, Stats, StreakSummary, SyncJob, SyncJobList, SyncRequestBody,
+};
 
 use crate::config::{ApiKey, ConfigError, KeySource};
 use crate::error::CliError;
@@ -61,7 +64,35 @@ pub struct Started {
     pub created: bool,
 }
 
-/// The sync API, authenticated with one API key.
+/// Filters and page of `GET /runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunsQuery {
+    pub since: Option<IsoDate>,
+    pub until: Option<IsoDate>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+}
+
+impl RunsQuery {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(since) = self.since {
+            pairs.push(("since", since.to_string()));
+        }
+        if let Some(until) = self.until {
+            pairs.push(("until", until.to_string()));
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(offset) = self.offset {
+            pairs.push(("offset", offset.to_string()));
+        }
+        pairs
+    }
+}
+
+/// The API, authenticated with one API key.
 #[derive(Debug)]
 pub struct ApiClient {
     http: reqwest::Client,
@@ -105,6 +136,11 @@ impl ApiClient {
         &self.base
     }
 
+    /// Where the API key came from (never the key).
+    pub fn key_source(&self) -> &KeySource {
+        &self.key_source
+    }
+
     /// `POST /sync` with a fresh idempotency key.
     pub async fn start_sync(
         &self,
@@ -143,6 +179,71 @@ impl ApiClient {
             .send(Method::GET, &url, self.http.get(url.clone()))
             .await?;
         self.decode("GET /sync", status, &bytes, None)
+    }
+
+    /// `GET /streak`.
+    pub async fn streak(&self) -> Result<StreakSummary, CliError> {
+        self.get(&["streak"], &[]).await
+    }
+
+    /// `GET /stats`.
+    pub async fn stats(&self) -> Result<Stats, CliError> {
+        self.get(&["stats"], &[]).await
+    }
+
+    /// `GET /stats/monthly?limit=N`: newest month first.
+    pub async fn monthly(&self, limit: u32) -> Result<MonthlyTotals, CliError> {
+        self.get(&["stats", "monthly"], &[("limit", limit.to_string())])
+            .await
+    }
+
+    /// `GET /records`.
+    pub async fn records(&self) -> Result<Records, CliError> {
+        self.get(&["records"], &[]).await
+    }
+
+    /// `GET /runs?since&until&limit&offset`: newest first.
+    pub async fn runs(&self, query: &RunsQuery) -> Result<RunList, CliError> {
+        self.get(&["runs"], &query.pairs()).await
+    }
+
+    /// `GET /runs/recent?limit=N`.
+    pub async fn recent(&self, limit: u32) -> Result<RunList, CliError> {
+        self.get(&["runs", "recent"], &[("limit", limit.to_string())])
+            .await
+    }
+
+    /// `GET /settings`.
+    pub async fn settings(&self) -> Result<Settings, CliError> {
+        self.get(&["settings"], &[]).await
+    }
+
+    /// `PATCH /settings`: the settings as they are afterwards.
+    pub async fn update_settings(&self, patch: &SettingsPatch) -> Result<Settings, CliError> {
+        let url = self.endpoint(&["settings"]);
+        let request = self.http.patch(url.clone()).json(patch);
+        let (status, bytes) = self.send(Method::PATCH, &url, request).await?;
+        self.decode("PATCH /settings", status, &bytes, None)
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, CliError> {
+        let mut url = self.endpoint(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let (status, bytes) = self
+            .send(Method::GET, &url, self.http.get(url.clone()))
+            .await?;
+        self.decode(
+            &format!("GET /{}", segments.join("/")),
+            status,
+            &bytes,
+            None,
+        )
     }
 
     /// The base URL with these path segments appended (each one percent-encoded).
@@ -296,6 +397,25 @@ mod tests {
                 .endpoint(&["sync"])
                 .as_str(),
             "http://127.0.0.1:8080/sync"
+        );
+    }
+
+    #[test]
+    fn runs_query_sends_only_what_was_given() {
+        assert!(RunsQuery::default().pairs().is_empty());
+        let query = RunsQuery {
+            since: "2024-01-01".parse().ok(),
+            until: None,
+            limit: Some(50),
+            offset: Some(100),
+        };
+        assert_eq!(
+            query.pairs(),
+            [
+                ("since", "2024-01-01".to_owned()),
+                ("limit", "50".to_owned()),
+                ("offset", "100".to_owned())
+            ]
         );
     }
 

@@ -4,8 +4,10 @@
 //! else `$HOME/.config/stk`. It holds `config.json`:
 //!
 //! ```json
-//! { "api_key": "stk_..." }
+//! { "api_key": "stk_...", "units": "km" }
 //! ```
+//!
+//! `units` (`mi` or `km`, written by `stk config set units`) is optional: miles by default.
 //!
 //! Other keys may exist (written by newer or older versions of `stk`); they are kept as they are
 //! when the file is rewritten. The file is written atomically with mode 0600 in a 0700 directory.
@@ -69,6 +71,10 @@ pub enum KeySource {
 pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<ApiKey>,
+    /// `mi` or `km`: the units the views show when `--units` and `STK_UNITS` do not say.
+    /// Kept as any JSON value so that an odd one cannot make the whole file unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<Value>,
     /// Keys this version does not know; written back unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -14,7 +14,7 @@ use crate::config::{ConfigError, KeySource};
 /// | 1 | the sync job failed (or output could not be written) |
 /// | 2 | usage error: unknown flag, invalid date, conflicting options |
 /// | 3 | configuration problem: no API key, no API URL, unreadable config file |
-/// | 4 | the API refused the request (4xx: API key refused, invalid request, unknown job) |
+/// | 4 | the API refused the request (4xx: API key refused, invalid request or setting, unknown job) |
 /// | 5 | the API or the network failed (5xx, connection refused, timeout, unreadable answer) |
 /// | 130 | interrupted with Ctrl-C while waiting (the job keeps running on the server) |
 pub mod exit {
@@ -34,7 +34,7 @@ Exit codes:
   1    the sync job failed
   2    usage error (unknown flag, invalid date, conflicting options)
   3    configuration problem (no API key, no API URL, unreadable config file)
-  4    the API refused the request (API key refused, invalid request, unknown job)
+  4    the API refused the request (API key refused, invalid request or setting, unknown job)
   5    the API or the network failed (5xx, connection refused, timeout, unreadable answer)
   130  interrupted while waiting (the sync keeps running on the server)
 
@@ -42,7 +42,11 @@ Environment:
   API_BASE_URL          the API's address (also read from ./.env)
   STK_API_KEY           API key to use instead of the one in the config file
   STK_CONFIG_DIR        config directory (default: $XDG_CONFIG_HOME/stk or ~/.config/stk)
-  STK_POLL_INTERVAL_MS  how often --wait asks for progress, in milliseconds";
+  STK_POLL_INTERVAL_MS  how often --wait asks for progress, in milliseconds
+  STK_UNITS             mi or km (overrides `units` in config.json)
+  NO_COLOR              set to anything to turn colour off
+  COLUMNS               the width tables are fitted to (default: the terminal's, else 80)
+  TZ                    this machine's time zone, offered by `stk config set timezone`";
 
 /// Everything that can end a command early.
 #[derive(Debug, thiserror::Error)]

@@ -5,9 +5,22 @@
 //!
 //! # Commands
 //!
+//! - `stk` / `stk streak [--json]`: the current streak in a panel, then the top streaks.
+//! - `stk stats [--json]`: lifetime totals.
+//! - `stk recent [-n 10] [--json]`: the latest runs.
+//! - `stk runs [--since DATE] [--until DATE] [-n 50] [--offset 0] [--json]`: runs, a page at a time.
+//! - `stk monthly [-n 12] [--json]`: totals month by month.
+//! - `stk records [--json]`: longest run, fastest pace, best month and week.
+//! - `stk config show [--json]`, `stk config set timezone [ZONE]`, `stk config set min-distance
+//!   DISTANCE`, `stk config set units mi|km`.
+//! - `stk completions bash|zsh|fish|elvish|powershell`.
 //! - `stk sync [--since DATE] [--until DATE] [--full] [--wait] [--json]`: queue a sync (and follow it).
 //! - `stk sync status [JOB_ID] [--wait] [--json]`: one job, by default the most recent.
 //! - `stk sync list [--json]`: recent jobs, newest first.
+//!
+//! Views print distances in miles unless `--units km`, `STK_UNITS=km` or `units` in
+//! `config.json` say otherwise ([`format`]); tables fit the terminal ([`table`]); colour only on
+//! a terminal without `NO_COLOR` ([`term`]).
 //!
 //! # Exit codes
 //!
@@ -31,14 +44,22 @@
 //! - `STK_CONFIG_DIR` (or `--config-dir`): where `config.json` lives; default
 //!   `$XDG_CONFIG_HOME/stk`, else `~/.config/stk`. See [`config`].
 //! - `STK_POLL_INTERVAL_MS` (or `--poll-interval`): how often `--wait` polls, default 500.
+//! - `STK_UNITS` (or `--units`): `mi` or `km` for the views.
+//! - `NO_COLOR` (or `--color never`): no colour; `COLUMNS`: the width tables are fitted to.
 
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod config;
 pub mod error;
+pub mod format;
 pub mod output;
 pub mod render;
+pub mod table;
+pub mod term;
+pub mod timezone;
+pub mod views;
 
 use std::process::ExitCode;
 

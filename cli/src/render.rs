@@ -18,18 +18,7 @@ pub fn clean(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// `4812` -> `4,812`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::format::thousands;
 
 /// `12.3 s`, `4 min 05 s`, `2 h 03 min`.
 pub fn duration(d: Duration) -> String {
@@ -98,6 +87,9 @@ fn counts(p: &JobProgress) -> String {
         thousands(p.runs_updated),
         thousands(p.runs_unchanged),
     );
+    if p.runs_deleted > 0 {
+        let _ = write!(text, ", {} deleted upstream", thousands(p.runs_deleted));
+    }
     if p.activities_rejected > 0 {
         let _ = write!(text, ", {} unreadable", thousands(p.activities_rejected));
     }
@@ -290,6 +282,7 @@ pub(crate) mod tests {
                 expected_total: Some(4812),
                 smashrun_requests: 49,
                 store_requests: 49,
+                ..JobProgress::default()
             },
             error: None,
         }

@@ -539,7 +539,10 @@ fn help_documents_the_exit_codes() {
         .stdout_has("Exit codes:")
         .stdout_has("3    configuration problem")
         .stdout_has("STK_API_KEY");
-    exec(&mut sandbox.bare_stk(), &[]).assert_code(2);
+    // `stk` alone is `stk streak` (tests/views.rs), not help: here it lacks an API URL.
+    exec(&mut sandbox.bare_stk(), &[])
+        .assert_code(3)
+        .stderr_has("no API URL configured");
 }
 
 #[cfg(unix)]

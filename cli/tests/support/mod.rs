@@ -42,6 +42,15 @@ impl Canned {
         }
     }
 
+    /// `tests/fixtures/NAME.json` as a 200.
+    pub fn fixture(name: &str) -> Self {
+        Self {
+            status: 200,
+            body: fixture_text(name),
+            json: true,
+        }
+    }
+
     pub fn text(status: u16, body: &str) -> Self {
         Self {
             status,
@@ -69,6 +78,8 @@ impl Canned {
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// The query string, without `?`.
+    pub query: Option<String>,
     pub authorization: Option<String>,
     pub idempotency_key: Option<String>,
     pub content_type: Option<String>,
@@ -81,6 +92,8 @@ struct StubState {
     list: Option<Canned>,
     /// Answers to `GET /sync/{id}`, in order; the last one repeats.
     jobs: HashMap<String, VecDeque<Canned>>,
+    /// Answers to any other `(METHOD, /path)`: the views and settings.
+    routes: HashMap<(String, String), Canned>,
     requests: Vec<Recorded>,
 }
 
@@ -133,6 +146,20 @@ impl Stub {
             .insert(id.to_owned(), answers.into());
     }
 
+    /// The answer to `method path` (any query string), e.g. `("GET", "/streak")`.
+    pub fn on(&self, method: &str, path: &str, answer: Canned) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert((method.to_owned(), path.to_owned()), answer);
+    }
+
+    /// Answers `GET path` with a fixture from `tests/fixtures/NAME.json`.
+    pub fn on_get_fixture(&self, path: &str, name: &str) {
+        self.on("GET", path, Canned::fixture(name));
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -166,6 +193,7 @@ async fn handle(
     let recorded = Recorded {
         method: method.to_string(),
         path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
         authorization: header("authorization"),
         idempotency_key: header("idempotency-key"),
         content_type: header("content-type"),
@@ -183,6 +211,8 @@ async fn handle(
             "missing or invalid API key",
             Some("req-401"),
         )
+    } else if let Some(answer) = state.routes.get(&(method.to_string(), path.clone())) {
+        answer.clone()
     } else if method == Method::POST && path == "/sync" {
         state
             .post
@@ -213,6 +243,52 @@ async fn handle(
         answer.body,
     )
         .into_response()
+}
+
+/// The text of `tests/fixtures/NAME.json`: API answers checked in as JSON.
+pub fn fixture_text(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// A fixture decoded as the protocol type it stands for (so fixtures cannot drift from it).
+pub fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_str(&fixture_text(name))
+        .unwrap_or_else(|err| panic!("fixture {name} does not match its type: {err}"))
+}
+
+/// Compares `actual` with `tests/snapshots/NAME.txt`, exactly. With `UPDATE_SNAPSHOTS=1` in the
+/// environment, (re)writes the file instead.
+#[track_caller]
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "no snapshot {} ({err}): run with UPDATE_SNAPSHOTS=1 to create it; output was:\n{actual}",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first_difference = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "output differs from {} (first at line {}); if the change is intended, rerun with UPDATE_SNAPSHOTS=1\n--- expected ---\n{expected}--- actual ---\n{actual}",
+            path.display(),
+            first_difference + 1
+        );
+    }
 }
 
 /// A realistic job.
@@ -246,6 +322,7 @@ pub fn progress(pages: u32, seen: u64, inserted: u64, updated: u64, unchanged: u
         expected_total: Some(4812),
         smashrun_requests: u64::from(pages),
         store_requests: u64::from(pages),
+        ..JobProgress::default()
     }
 }
 

@@ -395,3 +395,55 @@ async fn a_twenty_thousand_run_history_has_the_right_streaks_and_records() {
     let records: stk_protocol::Records = app.get("/records").await;
     assert_eq!(records.longest_run.unwrap().activity_id, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stk_binary_reports_the_sandbox_streak_and_run_count_after_a_sync() {
+    for profile in [
+        smashrun_sandbox::Profile::Small,
+        smashrun_sandbox::Profile::Streaker,
+    ] {
+        let app = spawn_app_with(Options {
+            sandbox: common::sandbox_config(smashrun_sandbox::DataSource::Generated {
+                profile,
+                seed: 3,
+            }),
+            ..Options::default()
+        })
+        .await;
+        app.sync_and_wait(&json!({})).await;
+        let expected = app.sandbox_summary().await;
+
+        let config = tempfile::tempdir().unwrap();
+        stk_local::write_cli_config(
+            config.path(),
+            &stk_core::auth::ApiKey::parse(&app.api_key).unwrap(),
+        )
+        .unwrap();
+        let mut command = std::process::Command::new(common::stk_bin());
+        command
+            .args(["streak", "--json"])
+            .env("API_BASE_URL", &app.api_url)
+            .env("STK_CONFIG_DIR", config.path())
+            .env_remove("STK_API_KEY");
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let streak: StreakSummary = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            streak.longest.as_ref().unwrap().days,
+            expected.longest_streak,
+            "{profile:?}"
+        );
+        assert_eq!(streak.run_count, expected.run_count, "{profile:?}");
+        assert_eq!(
+            streak.current.as_ref().map_or(0, |c| c.days),
+            expected.current_streak,
+            "{profile:?}"
+        );
+    }
+}

@@ -237,10 +237,12 @@ impl SmashrunApi for MemSmashrun {
     }
 }
 
+/// Raw JSON and the full sync that last saw a run.
+pub type StoredRun = (Value, Option<JobId>);
+
 #[derive(Debug, Default)]
 pub struct MemStore {
-    /// Raw JSON and the full sync that last saw each run.
-    pub runs: Mutex<HashMap<(UserId, i64), (Value, Option<JobId>)>>,
+    pub runs: Mutex<HashMap<(UserId, i64), StoredRun>>,
     pub deleted: Mutex<Vec<(UserId, i64)>>,
     pub sources: Mutex<HashMap<UserId, SmashrunSource>>,
     pub upserts: Mutex<u32>,
