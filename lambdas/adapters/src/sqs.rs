@@ -1,9 +1,10 @@
 //! The job queue on SQS.
 
 use async_trait::async_trait;
-use stk_core::QueueError;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use stk_core::job::JobMessage;
 use stk_core::ports::JobQueue;
+use stk_core::{JobId, QueueError};
 use tracing::{Instrument, info_span};
 
 #[derive(Debug, Clone)]
@@ -32,5 +33,36 @@ impl JobQueue for SqsQueue {
             .await
             .map_err(|e| QueueError::Unavailable(Box::new(e.into_service_error())))?;
         Ok(())
+    }
+
+    async fn enqueue_batch(&self, messages: &[JobMessage]) -> Result<Vec<JobId>, QueueError> {
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(i, message)| {
+                let body = serde_json::to_string(message)
+                    .map_err(|e| QueueError::Unavailable(Box::new(e)))?;
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| QueueError::Unavailable(Box::new(e)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .instrument(info_span!("enqueue_jobs", messages = messages.len()))
+            .await
+            .map_err(|e| QueueError::Unavailable(Box::new(e.into_service_error())))?;
+        Ok(output
+            .failed()
+            .iter()
+            .filter_map(|f| f.id().parse::<usize>().ok())
+            .filter_map(|i| messages.get(i).map(|m| m.job_id))
+            .collect())
     }
 }

@@ -17,7 +17,7 @@ use stk_core::auth::ApiKeyHash;
 use stk_core::job::rfc3339;
 use stk_core::ports::{
     ApiKeyStore, RunQuery, RunStore, RunnerViews, SmashrunSource, SmashrunUser, SourceStore,
-    UpsertCounts,
+    UpsertCounts, UserDirectory,
 };
 use stk_core::settings::SettingsChange;
 use stk_core::tokens::TokenSet;
@@ -536,5 +536,30 @@ impl RunnerViews for Supabase {
         rows.into_iter()
             .next()
             .ok_or_else(|| StoreError::Malformed("the api key's user has no record".into()))
+    }
+}
+
+#[async_trait]
+impl UserDirectory for Supabase {
+    async fn active_smashrun_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>, StoreError> {
+        let mut query = vec![
+            ("source", format!("eq.{SOURCE}")),
+            ("active", "is.true".to_owned()),
+            ("select", "user_id".to_owned()),
+            ("order", "user_id.asc".to_owned()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(after) = after {
+            query.push(("user_id", format!("gt.{after}")));
+        }
+        let rows: Vec<UserRow> = self
+            .call(Method::GET, "user_sources", &query, None, None)
+            .instrument(info_span!("store_active_users"))
+            .await?;
+        Ok(rows.into_iter().map(|row| row.user_id).collect())
     }
 }

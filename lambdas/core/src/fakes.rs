@@ -135,6 +135,7 @@ impl JobRepository for MemJobs {
 #[derive(Debug, Default)]
 pub struct MemQueue {
     pub sent: Mutex<Vec<JobMessage>>,
+    pub batches: Mutex<Vec<usize>>,
     pub fail: Mutex<bool>,
 }
 
@@ -146,6 +147,19 @@ impl JobQueue for MemQueue {
         }
         self.sent.lock().unwrap().push(*message);
         Ok(())
+    }
+
+    async fn enqueue_batch(&self, messages: &[JobMessage]) -> Result<Vec<JobId>, QueueError> {
+        assert!(
+            messages.len() <= 10,
+            "SQS batches hold ten messages at most"
+        );
+        if *self.fail.lock().unwrap() {
+            return Err(QueueError::Unavailable("injected".into()));
+        }
+        self.batches.lock().unwrap().push(messages.len());
+        self.sent.lock().unwrap().extend_from_slice(messages);
+        Ok(Vec::new())
     }
 }
 

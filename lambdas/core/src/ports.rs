@@ -62,6 +62,20 @@ pub trait JobRepository: Send + Sync + std::fmt::Debug {
 #[async_trait]
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
     async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
+    /// Sends up to ten messages in one request; returns the jobs whose messages were refused.
+    async fn enqueue_batch(&self, messages: &[JobMessage]) -> Result<Vec<JobId>, QueueError>;
+}
+
+/// The users the nightly sync covers.
+#[async_trait]
+pub trait UserDirectory: Send + Sync + std::fmt::Debug {
+    /// Users with an active SmashRun source, in id order, after `after` (keyset paging: the
+    /// store caps responses, so the whole list is never asked for at once).
+    async fn active_smashrun_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>, StoreError>;
 }
 
 /// Who a SmashRun account belongs to.
