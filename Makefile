@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-.PHONY: demo test lint audit ci stack-up stack-down bench-sync bench-reads
+.PHONY: demo test lint audit ci stack-up stack-down bench-sync bench-reads bench-scheduler
 
 demo:
 	scripts/demo.sh
@@ -29,3 +29,7 @@ bench-sync:
 bench-reads:
 	scripts/stack.sh up
 	cargo run --release --quiet -p stk-local -- bench-reads
+
+bench-scheduler:
+	scripts/stack.sh up
+	cargo run --release --quiet -p stk-local -- bench-scheduler --users 100000

@@ -54,6 +54,11 @@ enum Command {
     },
     /// Compare what the database holds with what the sandbox reports.
     Check,
+    /// Run the nightly scheduler over many users against moto, and print its figures.
+    BenchScheduler {
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+    },
     /// Time every read endpoint over about 5,000 and 20,000 runs.
     BenchReads {
         /// Timed calls per endpoint.
@@ -145,6 +150,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         Command::Check => check(&env, &args.sandbox_url).await?,
+        Command::BenchScheduler { users } => {
+            crate::bench_scheduler::bench_scheduler(&env, &secret_values(&env)?, users).await?;
+        }
         Command::BenchReads { calls } => {
             let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
             crate::bench::bench_reads(&adapters, calls.max(1)).await?;
@@ -158,7 +166,7 @@ async fn serve(adapters: Adapters, addr: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen on {addr}"))?;
-    let engine = Arc::new(stk_worker::engine_from_adapters(
+    let worker = Arc::new(stk_worker::Worker::from_adapters(
         &adapters,
         EngineSettings::default(),
     ));
@@ -169,7 +177,7 @@ async fn serve(adapters: Adapters, addr: &str) -> anyhow::Result<()> {
         PollerSettings::default(),
     );
     let (stop, stopped) = watch::channel(false);
-    let worker = tokio::spawn(async move { poller.run(engine.as_ref(), stopped).await });
+    let worker = tokio::spawn(async move { poller.run(worker.as_ref(), stopped).await });
     info!(%addr, "api listening; worker polling {}", adapters.settings.queue_url);
     println!("stk-local serving the API on http://{addr}");
     axum::serve(listener, router)

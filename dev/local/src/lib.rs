@@ -4,6 +4,7 @@
 //! the queue the way Lambda's SQS event source mapping does.
 
 pub mod bench;
+pub mod bench_scheduler;
 pub mod cli;
 pub mod poller;
 pub mod provision;

@@ -1,6 +1,6 @@
 //! Deterministic, realistic SmashRun histories.
 //!
-//! Everything here imitates the real captures in `shared/reference/smashrun-samples`: the same keys in the same
+//! Everything here imitates the real captures in `dev/fixtures/smashrun-activities-summary.json`: the same keys in the same
 //! order, the same key-set variants (absent keys rather than `null`), 0/1 flags, the three date formats, SQL Server
 //! roundings of the UTC times, integral numbers without a decimal point, the sources, devices, app versions and
 //! weather types seen, activity ids that follow creation order (so a run entered or imported late breaks the

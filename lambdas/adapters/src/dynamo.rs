@@ -292,7 +292,7 @@ impl JobRepository for DynamoJobs {
                 && let Some((_, existing)) = self.pointed_job(pk).await?
                 && existing.user_id == job.user_id
             {
-                return Ok(Created::Existing(existing));
+                return Ok(Created::Repeated(existing));
             }
             // A slot naming a finished or vanished job is stale and may be taken over.
             let mut stale: Option<String> = None;
@@ -346,7 +346,7 @@ impl JobRepository for DynamoJobs {
                 if let Some(pk) = &idem_pk
                     && let Some((_, existing)) = self.pointed_job(pk).await?
                 {
-                    return Ok(Created::Existing(existing));
+                    return Ok(Created::Repeated(existing));
                 }
                 match self.pointed_job(&active_key(job.user_id)).await? {
                     Some((_, existing))
@@ -354,7 +354,7 @@ impl JobRepository for DynamoJobs {
                             && existing.created_at
                                 > OffsetDateTime::now_utc() - ABANDONED_AFTER =>
                     {
-                        return Ok(Created::Existing(existing));
+                        return Ok(Created::Active(existing));
                     }
                     Some((id, _)) => stale = Some(id),
                     None => {

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use stk_core::job::JobMessage;
+use stk_core::QueueError;
+use stk_core::job::{JobMessage, QueueMessage};
 use stk_core::ports::JobQueue;
-use stk_core::{JobId, QueueError};
 use tracing::{Instrument, info_span};
 
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl JobQueue for SqsQueue {
         Ok(())
     }
 
-    async fn enqueue_batch(&self, messages: &[JobMessage]) -> Result<Vec<JobId>, QueueError> {
+    async fn enqueue_batch(&self, messages: &[QueueMessage]) -> Result<Vec<usize>, QueueError> {
         let entries = messages
             .iter()
             .enumerate()
@@ -55,14 +55,13 @@ impl JobQueue for SqsQueue {
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))
             .send()
-            .instrument(info_span!("enqueue_jobs", messages = messages.len()))
+            .instrument(info_span!("enqueue_batch", messages = messages.len()))
             .await
             .map_err(|e| QueueError::Unavailable(Box::new(e.into_service_error())))?;
         Ok(output
             .failed()
             .iter()
             .filter_map(|f| f.id().parse::<usize>().ok())
-            .filter_map(|i| messages.get(i).map(|m| m.job_id))
             .collect())
     }
 }

@@ -13,7 +13,7 @@ use crate::activity::Run;
 use crate::clock::Clock;
 use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
 use crate::ids::{JobId, UserId};
-use crate::job::{Job, JobMessage, Lease};
+use crate::job::{Job, JobMessage, Lease, QueueMessage};
 use crate::ports::*;
 use crate::tokens::{TokenGrant, TokenSet};
 
@@ -46,11 +46,11 @@ impl JobRepository for MemJobs {
                 .unwrap()
                 .get(&(job.user_id, key.to_owned()))
         {
-            return Ok(Created::Existing(jobs[id].clone()));
+            return Ok(Created::Repeated(jobs[id].clone()));
         }
         let mut active = self.active.lock().unwrap();
         if let Some(id) = active.get(&job.user_id) {
-            return Ok(Created::Existing(jobs[id].clone()));
+            return Ok(Created::Active(jobs[id].clone()));
         }
         active.insert(job.user_id, job.id);
         if let Some(key) = key {
@@ -136,6 +136,7 @@ impl JobRepository for MemJobs {
 pub struct MemQueue {
     pub sent: Mutex<Vec<JobMessage>>,
     pub batches: Mutex<Vec<usize>>,
+    pub scheduled: Mutex<Vec<QueueMessage>>,
     pub fail: Mutex<bool>,
 }
 
@@ -149,7 +150,7 @@ impl JobQueue for MemQueue {
         Ok(())
     }
 
-    async fn enqueue_batch(&self, messages: &[JobMessage]) -> Result<Vec<JobId>, QueueError> {
+    async fn enqueue_batch(&self, messages: &[QueueMessage]) -> Result<Vec<usize>, QueueError> {
         assert!(
             messages.len() <= 10,
             "SQS batches hold ten messages at most"
@@ -158,7 +159,7 @@ impl JobQueue for MemQueue {
             return Err(QueueError::Unavailable("injected".into()));
         }
         self.batches.lock().unwrap().push(messages.len());
-        self.sent.lock().unwrap().extend_from_slice(messages);
+        self.scheduled.lock().unwrap().extend_from_slice(messages);
         Ok(Vec::new())
     }
 }

@@ -56,9 +56,48 @@ impl SyncSpec {
 
 /// The message put on the queue: only ids, so nothing stale or secret travels through SQS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobMessage {
     pub job_id: JobId,
     pub user_id: UserId,
+}
+
+/// A nightly sync to start: the worker creates its job when it takes the message, so the
+/// scheduler's work per user is one tenth of a `SendMessageBatch` (see docs/adr/0007).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledSync {
+    pub user_id: UserId,
+    /// The night it is for: with the user, the job's idempotency key.
+    pub night: IsoDate,
+}
+
+impl ScheduledSync {
+    pub fn idempotency_key(&self) -> String {
+        format!("nightly-{}", self.night)
+    }
+}
+
+/// Up to [`CHUNK_USERS`] nightly syncs in one message: the scheduler sends these, and a worker
+/// fans each out into one [`ScheduledSync`] per user, so the scheduler's time grows with the
+/// number of users divided by a thousand (see docs/adr/0007).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledChunk {
+    pub users: Vec<UserId>,
+    pub night: IsoDate,
+}
+
+/// Users per [`ScheduledChunk`]: about 4 KB of ids, well under SQS's message size limit.
+pub const CHUNK_USERS: usize = 100;
+
+/// Everything the worker's queue carries. Each kind has its own set of fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueueMessage {
+    Job(JobMessage),
+    Scheduled(ScheduledSync),
+    Chunk(ScheduledChunk),
 }
 
 /// Who holds a running job, and until when. A worker that crashes loses its lease by time.
@@ -137,6 +176,11 @@ impl Job {
             error: self.error.clone(),
         }
     }
+}
+
+/// A calendar date in the protocol's form (`None` before year 1 or after 9999).
+pub fn iso_date(d: time::Date) -> Option<IsoDate> {
+    IsoDate::new(u16::try_from(d.year()).ok()?, u8::from(d.month()), d.day()).ok()
 }
 
 pub fn rfc3339(t: OffsetDateTime) -> String {

@@ -10,7 +10,7 @@ use crate::activity::Run;
 use crate::auth::ApiKeyHash;
 use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
 use crate::ids::{JobId, UserId};
-use crate::job::{Job, JobMessage, Lease};
+use crate::job::{Job, JobMessage, Lease, QueueMessage};
 use crate::settings::SettingsChange;
 use crate::tokens::{TokenGrant, TokenSet};
 
@@ -18,8 +18,10 @@ use crate::tokens::{TokenGrant, TokenSet};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
     New(Job),
-    /// The user's active job, or the job an earlier request with the same idempotency key made.
-    Existing(Job),
+    /// The job an earlier request with the same idempotency key made.
+    Repeated(Job),
+    /// The user's active (queued or running) job.
+    Active(Job),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +64,8 @@ pub trait JobRepository: Send + Sync + std::fmt::Debug {
 #[async_trait]
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
     async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
-    /// Sends up to ten messages in one request; returns the jobs whose messages were refused.
-    async fn enqueue_batch(&self, messages: &[JobMessage]) -> Result<Vec<JobId>, QueueError>;
+    /// Sends up to ten messages in one request; returns the indices of those refused.
+    async fn enqueue_batch(&self, messages: &[QueueMessage]) -> Result<Vec<usize>, QueueError>;
 }
 
 /// The users the nightly sync covers.

@@ -19,17 +19,6 @@ pub enum Submitted {
     Existing(Job),
 }
 
-/// What a scheduled run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ScheduleCounts {
-    pub queued: u64,
-    /// Users whose previous sync was still queued or running.
-    pub skipped_active: u64,
-    pub failed: u64,
-    /// SendMessageBatch requests made.
-    pub queue_requests: u64,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error(transparent)]
@@ -62,7 +51,7 @@ impl JobService {
     ) -> Result<Submitted, SubmitError> {
         let job = Job::new(user, spec, self.clock.now());
         let job = match self.jobs.create(&job, idempotency_key).await? {
-            Created::Existing(existing) => {
+            Created::Active(existing) | Created::Repeated(existing) => {
                 info!(job_id = %existing.id, "active or repeated job returned instead of a new one");
                 return Ok(Submitted::Existing(existing));
             }
@@ -79,61 +68,6 @@ impl JobService {
         }
         info!(job_id = %job.id, kind = ?job.spec.kind, "job queued");
         Ok(Submitted::New(job))
-    }
-
-    /// Queues one job per user, skipping users with an active job: the nightly schedule.
-    /// Jobs are created `concurrency` at a time and their messages sent ten to a request.
-    pub async fn submit_many(
-        &self,
-        users: &[UserId],
-        spec: SyncSpec,
-        concurrency: usize,
-    ) -> ScheduleCounts {
-        use futures_util::StreamExt as _;
-        let now = self.clock.now();
-        let created: Vec<_> = futures_util::stream::iter(users.iter().copied())
-            .map(|user| async move { self.jobs.create(&Job::new(user, spec, now), None).await })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-        let mut counts = ScheduleCounts::default();
-        let mut fresh = Vec::new();
-        for outcome in created {
-            match outcome {
-                Ok(Created::New(job)) => fresh.push(job),
-                Ok(Created::Existing(_)) => counts.skipped_active += 1,
-                Err(e) => {
-                    warn!(error = %crate::error::chain(&e), "could not create a scheduled job");
-                    counts.failed += 1;
-                }
-            }
-        }
-        for chunk in fresh.chunks(10) {
-            let messages: Vec<JobMessage> = chunk
-                .iter()
-                .map(|job| JobMessage {
-                    job_id: job.id,
-                    user_id: job.user_id,
-                })
-                .collect();
-            counts.queue_requests += 1;
-            let refused = match self.queue.enqueue_batch(&messages).await {
-                Ok(refused) => refused,
-                Err(e) => {
-                    warn!(error = %crate::error::chain(&e), "a batch of scheduled jobs could not be queued");
-                    messages.iter().map(|m| m.job_id).collect()
-                }
-            };
-            for job in chunk {
-                if refused.contains(&job.id) {
-                    counts.failed += 1;
-                    self.fail_unqueued(job.clone()).await;
-                } else {
-                    counts.queued += 1;
-                }
-            }
-        }
-        counts
     }
 
     async fn fail_unqueued(&self, job: Job) {
@@ -207,25 +141,6 @@ mod tests {
         ));
         assert_eq!(svc.get(user(2), first.id).await.unwrap(), None);
         assert_eq!(svc.get(user(1), first.id).await.unwrap(), Some(first));
-    }
-
-    #[tokio::test]
-    async fn submit_many_skips_active_users_and_batches_by_ten() {
-        let (svc, _, queue) = service();
-        assert!(matches!(
-            svc.submit(user(3), SyncSpec::incremental(), None)
-                .await
-                .unwrap(),
-            Submitted::New(_)
-        ));
-        let users: Vec<UserId> = (1..=25).map(user).collect();
-        let counts = svc.submit_many(&users, SyncSpec::incremental(), 4).await;
-        assert_eq!(counts.queued, 24);
-        assert_eq!(counts.skipped_active, 1);
-        assert_eq!(counts.failed, 0);
-        assert_eq!(counts.queue_requests, 3);
-        assert_eq!(*queue.batches.lock().unwrap(), vec![10, 10, 4]);
-        assert_eq!(queue.sent.lock().unwrap().len(), 25);
     }
 
     #[tokio::test]

@@ -17,8 +17,10 @@ use crate::activity::Run;
 use crate::clock::Clock;
 use crate::error::{JobStoreError, SmashrunError, StoreError, chain};
 use crate::ids::UserId;
-use crate::job::{Job, JobMessage, Lease};
-use crate::ports::{Claim, JobRepository, RunStore, SmashrunApi, SourceStore, UpsertCounts};
+use crate::job::{Job, JobMessage, Lease, ScheduledSync, SyncSpec};
+use crate::ports::{
+    Claim, Created, JobRepository, RunStore, SmashrunApi, SourceStore, UpsertCounts,
+};
 use crate::tokens::TokenSet;
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ pub enum Outcome {
     Failed,
     /// Nothing to do: a duplicate delivery of a finished or missing job, or one taken over.
     Skipped,
+    /// A chunk of nightly syncs was split into one message per user.
+    Dispatched,
 }
 
 /// A delivery that should come back later (reported to SQS as a batch item failure).
@@ -77,6 +81,8 @@ pub enum RetryLater {
     Store(#[source] StoreError),
     #[error("the job table is unavailable")]
     Jobs(#[source] JobStoreError),
+    #[error("the job queue is unavailable")]
+    Queue(#[source] crate::error::QueueError),
 }
 
 /// How a job run ended, before it is written down.
@@ -189,6 +195,49 @@ impl SyncEngine {
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// Starts a user's nightly sync: creates its job (once per night, by idempotency key) and
+    /// runs it, unless a sync of the user's is already running.
+    pub async fn handle_scheduled(
+        &self,
+        scheduled: ScheduledSync,
+        delivery: u32,
+    ) -> Result<Outcome, RetryLater> {
+        let span = info_span!("nightly_sync", user_id = %scheduled.user_id, night = %scheduled.night, delivery);
+        self.handle_scheduled_inner(scheduled, delivery)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_scheduled_inner(
+        &self,
+        scheduled: ScheduledSync,
+        delivery: u32,
+    ) -> Result<Outcome, RetryLater> {
+        let job = Job::new(scheduled.user_id, SyncSpec::incremental(), self.clock.now());
+        let key = scheduled.idempotency_key();
+        let created = self
+            .retry(|| self.jobs.create(&job, Some(&key)))
+            .await
+            .map_err(RetryLater::Jobs)?;
+        let job = match created {
+            Created::New(job) | Created::Repeated(job) => job,
+            Created::Active(active) if active.status == JobStatus::Running => {
+                info!(job_id = %active.id, "a sync is already running: tonight's is skipped");
+                return Ok(Outcome::Skipped);
+            }
+            // A queued sync the runner asked for: running it now serves tonight too.
+            Created::Active(queued) => queued,
+        };
+        self.handle(
+            JobMessage {
+                job_id: job.id,
+                user_id: job.user_id,
+            },
+            delivery,
+        )
+        .await
     }
 
     /// Handles one delivery of a job message. `delivery` is SQS's receive count (1 on the first).

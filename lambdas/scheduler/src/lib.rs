@@ -5,35 +5,44 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use futures_util::StreamExt as _;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use stk_adapters::Adapters;
 use stk_core::UserId;
-use stk_core::clock::SystemClock;
-use stk_core::job::SyncSpec;
-use stk_core::ports::UserDirectory;
-use stk_core::service::{JobService, ScheduleCounts};
-use tracing::{Instrument, info, info_span};
+use stk_core::clock::{Clock, SystemClock};
+use stk_core::job::{CHUNK_USERS, QueueMessage, ScheduledChunk};
+use stk_core::ports::{JobQueue, UserDirectory};
+use tracing::{Instrument, info, info_span, warn};
 
 /// Users read per store request (under PostgREST's 1000-row cap on Supabase).
 pub const PAGE_SIZE: u32 = 1000;
-/// Job records created at once.
-pub const CONCURRENCY: usize = 32;
+/// SendMessageBatch requests in flight at once (each carries ten chunks: a thousand users).
+pub const CONCURRENCY: usize = 8;
 
 /// What one run did; returned as the invocation's result and logged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// Users with an active SmashRun source.
     pub users: u64,
+    /// Store requests made to read them.
     pub user_pages: u64,
-    #[serde(flatten)]
-    pub jobs: ScheduleCounts,
+    /// Users whose nightly sync was queued, in chunks that workers split into one message a
+    /// user (each worker then creates the job and skips users already syncing).
+    pub queued: u64,
+    /// Users whose chunk SQS refused; they are synced the next night.
+    pub refused: u64,
+    /// SendMessageBatch requests made.
+    pub queue_requests: u64,
     pub elapsed_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
+    #[error("the system clock is outside the years 1 to 9999")]
+    Clock,
     #[error(
-        "could not read the users to sync after {users} users; jobs already queued stay queued"
+        "could not read the users to sync after {users} users; syncs already queued stay queued"
     )]
     Users {
         users: u64,
@@ -45,16 +54,22 @@ pub enum ScheduleError {
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     users: Arc<dyn UserDirectory>,
-    jobs: JobService,
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
     page_size: u32,
     concurrency: usize,
 }
 
 impl Scheduler {
-    pub fn new(users: Arc<dyn UserDirectory>, jobs: JobService) -> Self {
+    pub fn new(
+        users: Arc<dyn UserDirectory>,
+        queue: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             users,
-            jobs,
+            queue,
+            clock,
             page_size: PAGE_SIZE,
             concurrency: CONCURRENCY,
         }
@@ -64,17 +79,16 @@ impl Scheduler {
     pub fn from_adapters(adapters: &Adapters) -> Self {
         Self::new(
             adapters.store.clone(),
-            JobService::new(
-                adapters.jobs.clone(),
-                adapters.queue.clone(),
-                Arc::new(SystemClock),
-            ),
+            adapters.queue.clone(),
+            Arc::new(SystemClock),
         )
     }
 
-    /// Pages through every active user and queues their nightly sync, a page at a time.
+    /// Pages through every active user and queues their nightly sync, ten to a request.
     pub async fn run(&self) -> Result<Report, ScheduleError> {
         let started = Instant::now();
+        let now = self.clock.now();
+        let night = stk_core::job::iso_date(now.date()).ok_or(ScheduleError::Clock)?;
         let mut report = Report::default();
         let mut after: Option<UserId> = None;
         loop {
@@ -92,15 +106,37 @@ impl Scheduler {
                 break;
             };
             report.users += page.len() as u64;
-            let counts = self
-                .jobs
-                .submit_many(&page, SyncSpec::incremental(), self.concurrency)
-                .instrument(info_span!("queue_syncs", users = page.len()))
+            let messages: Vec<QueueMessage> = page
+                .chunks(CHUNK_USERS)
+                .map(|users| {
+                    QueueMessage::Chunk(ScheduledChunk {
+                        users: users.to_vec(),
+                        night,
+                    })
+                })
+                .collect();
+            let results: Vec<(u64, u64)> = futures_util::stream::iter(messages.chunks(10))
+                .map(|batch| async move {
+                    match self.queue.enqueue_batch(batch).await {
+                        Ok(refused) => {
+                            let refused: Vec<QueueMessage> =
+                                refused.iter().filter_map(|&i| batch.get(i).cloned()).collect();
+                            (users_in(batch) - users_in(&refused), users_in(&refused))
+                        }
+                        Err(e) => {
+                            warn!(error = %stk_core::error::chain(&e), "a batch of nightly syncs was refused");
+                            (0, users_in(batch))
+                        }
+                    }
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
                 .await;
-            report.jobs.queued += counts.queued;
-            report.jobs.skipped_active += counts.skipped_active;
-            report.jobs.failed += counts.failed;
-            report.jobs.queue_requests += counts.queue_requests;
+            for (queued, refused) in results {
+                report.queue_requests += 1;
+                report.queued += queued;
+                report.refused += refused;
+            }
             if page.len() < self.page_size as usize {
                 break;
             }
@@ -110,6 +146,16 @@ impl Scheduler {
         info!(?report, "nightly syncs queued");
         Ok(report)
     }
+}
+
+fn users_in(messages: &[QueueMessage]) -> u64 {
+    messages
+        .iter()
+        .map(|m| match m {
+            QueueMessage::Chunk(chunk) => chunk.users.len() as u64,
+            QueueMessage::Job(_) | QueueMessage::Scheduled(_) => 1,
+        })
+        .sum()
 }
 
 /// The Lambda handler: any EventBridge event (the schedule's) starts a run.

@@ -7,43 +7,94 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use stk_adapters::Adapters;
+use stk_core::QueueError;
 use stk_core::clock::SystemClock;
-use stk_core::job::JobMessage;
+use stk_core::job::{QueueMessage, ScheduledChunk, ScheduledSync};
+use stk_core::ports::JobQueue;
 use stk_core::sync::{EngineSettings, Outcome, RetryLater, SyncEngine};
 use tracing::{Instrument, error, info, info_span, warn};
 
-/// What handles one job message; the sync engine in production.
+/// What handles one queue message; [`Worker`] in production.
 pub trait JobHandler: Send + Sync {
     fn handle(
         &self,
-        message: JobMessage,
+        message: QueueMessage,
         delivery: u32,
     ) -> impl Future<Output = Result<Outcome, RetryLater>> + Send;
 }
 
-impl JobHandler for SyncEngine {
-    fn handle(
-        &self,
-        message: JobMessage,
-        delivery: u32,
-    ) -> impl Future<Output = Result<Outcome, RetryLater>> + Send {
-        SyncEngine::handle(self, message, delivery)
+/// The worker: runs syncs with the engine and fans nightly chunks out into one message a user.
+#[derive(Debug)]
+pub struct Worker {
+    engine: SyncEngine,
+    queue: Arc<dyn JobQueue>,
+}
+
+impl Worker {
+    pub fn new(engine: SyncEngine, queue: Arc<dyn JobQueue>) -> Self {
+        Self { engine, queue }
+    }
+
+    /// Wires the real adapters in (the composition root's last step).
+    pub fn from_adapters(adapters: &Adapters, settings: EngineSettings) -> Self {
+        let worker_id =
+            std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| "local".to_owned());
+        let engine = SyncEngine::new(
+            adapters.jobs.clone(),
+            adapters.smashrun.clone(),
+            adapters.store.clone(),
+            adapters.store.clone(),
+            Arc::new(SystemClock),
+            settings,
+            worker_id,
+        );
+        Self::new(engine, adapters.queue.clone())
+    }
+
+    pub fn engine(&self) -> &SyncEngine {
+        &self.engine
+    }
+
+    /// Sends one nightly-sync message per user of the chunk. Sending twice is harmless: each
+    /// user's job for the night is created once, by idempotency key.
+    async fn fan_out(&self, chunk: ScheduledChunk) -> Result<Outcome, RetryLater> {
+        let messages: Vec<QueueMessage> = chunk
+            .users
+            .iter()
+            .map(|&user_id| {
+                QueueMessage::Scheduled(ScheduledSync {
+                    user_id,
+                    night: chunk.night,
+                })
+            })
+            .collect();
+        for batch in messages.chunks(10) {
+            let refused = self
+                .queue
+                .enqueue_batch(batch)
+                .await
+                .map_err(RetryLater::Queue)?;
+            if !refused.is_empty() {
+                return Err(RetryLater::Queue(QueueError::Unavailable(
+                    format!("{} of {} nightly syncs refused", refused.len(), batch.len()).into(),
+                )));
+            }
+        }
+        info!(users = chunk.users.len(), night = %chunk.night, "nightly syncs dispatched");
+        Ok(Outcome::Dispatched)
     }
 }
 
-/// Wires the real adapters into the engine (the composition root's last step).
-pub fn engine_from_adapters(adapters: &Adapters, settings: EngineSettings) -> SyncEngine {
-    let worker_id =
-        std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| "local".to_owned());
-    SyncEngine::new(
-        adapters.jobs.clone(),
-        adapters.smashrun.clone(),
-        adapters.store.clone(),
-        adapters.store.clone(),
-        Arc::new(SystemClock),
-        settings,
-        worker_id,
-    )
+impl JobHandler for Worker {
+    async fn handle(&self, message: QueueMessage, delivery: u32) -> Result<Outcome, RetryLater> {
+        match message {
+            QueueMessage::Job(job) => self.engine.handle(job, delivery).await,
+            QueueMessage::Scheduled(scheduled) => {
+                self.engine.handle_scheduled(scheduled, delivery).await
+            }
+            QueueMessage::Chunk(chunk) => self.fan_out(chunk).await,
+        }
+    }
 }
 
 /// Handles a batch one message at a time (syncs of one user must not race SmashRun's rate
@@ -70,7 +121,7 @@ async fn handle_record<H: JobHandler>(handler: &H, record: &SqsMessage) -> bool 
         .get("ApproximateReceiveCount")
         .and_then(|c| c.parse().ok())
         .unwrap_or(1);
-    let message: JobMessage = match record.body.as_deref().map(serde_json::from_str) {
+    let message: QueueMessage = match record.body.as_deref().map(serde_json::from_str) {
         Some(Ok(message)) => message,
         _ => {
             // Nothing can fix it: let it reach the dead-letter queue, where it is kept and alarmed on.

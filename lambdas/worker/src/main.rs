@@ -11,9 +11,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         max_attempts: stk_adapters::config::names::MAX_RECEIVE_COUNT,
         ..Default::default()
     };
-    let engine = stk_worker::engine_from_adapters(&adapters, settings);
+    let worker = stk_worker::Worker::from_adapters(&adapters, settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async {
-        Ok::<_, lambda_runtime::Error>(stk_worker::handle_batch(&engine, event).await)
+        Ok::<_, lambda_runtime::Error>(stk_worker::handle_batch(&worker, event).await)
     }))
     .await
 }

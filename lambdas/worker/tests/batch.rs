@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use stk_core::job::JobMessage;
+use stk_core::job::QueueMessage;
 use stk_core::sync::{Outcome, RetryLater};
 use stk_worker::{JobHandler, handle_batch};
 
@@ -16,7 +16,10 @@ use stk_worker::{JobHandler, handle_batch};
 struct Recorder(Mutex<Vec<(String, u32)>>);
 
 impl JobHandler for Recorder {
-    async fn handle(&self, message: JobMessage, delivery: u32) -> Result<Outcome, RetryLater> {
+    async fn handle(&self, message: QueueMessage, delivery: u32) -> Result<Outcome, RetryLater> {
+        let QueueMessage::Job(message) = message else {
+            panic!("the fixture holds job messages only");
+        };
         let id = message.job_id.to_string();
         self.0.lock().unwrap().push((id.clone(), delivery));
         if id.ends_with("4b5a") {

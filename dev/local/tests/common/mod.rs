@@ -104,7 +104,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
     let (stop, stopped) = watch::channel(false);
     if options.worker {
-        let engine = Arc::new(stk_worker::engine_from_adapters(
+        let worker = Arc::new(stk_worker::Worker::from_adapters(
             &adapters,
             EngineSettings {
                 retry_min_delay: Duration::from_millis(20),
@@ -117,7 +117,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             provisioned.queue_url.clone(),
             PollerSettings::default(),
         );
-        tokio::spawn(async move { poller.run(engine.as_ref(), stopped).await });
+        tokio::spawn(async move { poller.run(worker.as_ref(), stopped).await });
     }
 
     let seeded = seed_user(&adapters, &format!("{api_url}/auth/callback"))

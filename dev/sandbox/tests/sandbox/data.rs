@@ -9,8 +9,7 @@ use smashrun_sandbox::{DataSource, Profile, Sandbox, SandboxConfig, SandboxError
 use crate::helpers::{TODAY, TestApp, config, local_dates, longest_streak};
 
 fn samples_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/smashrun-samples/activities-summary.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/smashrun-activities-summary.json")
 }
 
 /// Removes the whitespace between JSON tokens (the samples file is pretty-printed, the API is compact).
@@ -40,7 +39,7 @@ fn minify(text: &str) -> String {
 #[tokio::test]
 async fn the_real_samples_load_and_come_back_unchanged() {
     let path = samples_path();
-    let text = std::fs::read_to_string(&path).expect("the samples file is in shared/reference");
+    let text = std::fs::read_to_string(&path).expect("the real samples are in dev/fixtures");
     let app = TestApp::start(SandboxConfig {
         data: DataSource::File(path),
         ..config(Profile::Small)
