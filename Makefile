@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-.PHONY: demo test lint audit ci stack-up stack-down bench-sync bench-reads bench-scheduler
+.PHONY: demo test lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler
 
 demo:
 	scripts/demo.sh
@@ -16,6 +16,9 @@ audit:
 
 ci:
 	.ci/run
+
+package:
+	scripts/package.sh
 
 stack-up:
 	scripts/stack.sh up

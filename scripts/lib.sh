@@ -121,3 +121,12 @@ stk_apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 \
     || stk_die "apt-get install $* failed"
 }
+
+# cargo-lambda, pinned, from PyPI (the Lambda runtime emulator for the tests, and the packager).
+STK_CARGO_LAMBDA_VERSION="1.9.2"
+stk_need_cargo_lambda() {
+  if ! cargo lambda --version 2>/dev/null | grep -q "$STK_CARGO_LAMBDA_VERSION"; then
+    echo "installing cargo-lambda $STK_CARGO_LAMBDA_VERSION from PyPI" >&2
+    pip install --quiet --disable-pip-version-check "cargo-lambda==$STK_CARGO_LAMBDA_VERSION" >&2
+  fi
+}

@@ -4,8 +4,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 cd "$ROOT"
 
+# The Lambda binaries are tested under cargo-lambda's runtime emulator.
+stk_need_cargo_lambda
 scripts/stack.sh up
 eval "$(scripts/stack.sh env)"
 # The integration tests run the real `stk` binary.
