@@ -10,6 +10,7 @@ pub mod secrets;
 pub mod smashrun;
 pub mod sqs;
 pub mod supabase;
+pub mod telemetry;
 
 use std::sync::Arc;
 

@@ -56,24 +56,12 @@ impl ApiError {
     }
 }
 
-/// The whole cause chain, for the log only.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
         if status.is_server_error() {
-            tracing::error!(code, error = %chain(&self), "request failed");
+            tracing::error!(code, error = %stk_core::error::chain(&self), "request failed");
         }
         let body = ErrorBody {
             error: ErrorDetail {

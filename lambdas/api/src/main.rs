@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    stk_api::init_lambda_tracing();
+    stk_adapters::telemetry::init_lambda_tracing();
     let adapters = stk_adapters::Adapters::from_env().await?;
     lambda_http::run(stk_api::router(stk_api::AppState::from_adapters(&adapters))).await
 }

@@ -4,7 +4,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    stk_scheduler::init_lambda_tracing();
+    stk_adapters::telemetry::init_lambda_tracing();
     let adapters = stk_adapters::Adapters::from_env().await?;
     let scheduler = stk_scheduler::Scheduler::from_adapters(&adapters);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {

@@ -143,17 +143,3 @@ async fn handle_record<H: JobHandler>(handler: &H, record: &SqsMessage) -> bool 
         }
     }
 }
-
-/// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
-pub fn init_lambda_tracing() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(true)
-        .without_time()
-        .init();
-}

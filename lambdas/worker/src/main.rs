@@ -4,7 +4,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    stk_worker::init_lambda_tracing();
+    stk_adapters::telemetry::init_lambda_tracing();
     let adapters = stk_adapters::Adapters::from_env().await?;
     let settings = stk_core::sync::EngineSettings {
         // Give up with advice on the delivery SQS would otherwise move to the dead-letter queue.
