@@ -52,6 +52,9 @@ enum Command {
         #[arg(long, env = "STK_CONFIG_DIR")]
         config_dir: PathBuf,
     },
+    /// Fire the nightly schedule now: queue a sync for every linked user (the worker of
+    /// `stk-local serve` then runs them).
+    Schedule,
     /// Compare what the database holds with what the sandbox reports.
     Check,
     /// Run the nightly scheduler over many users against moto, and print its figures.
@@ -148,6 +151,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 seeded.api_key.prefix(),
                 config_dir.join("config.json").display()
             );
+        }
+        Command::Schedule => {
+            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
+            let report = stk_scheduler::Scheduler::from_adapters(&adapters)
+                .run()
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Check => check(&env, &args.sandbox_url).await?,
         Command::BenchScheduler { users } => {
