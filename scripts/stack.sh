@@ -525,7 +525,7 @@ cmd_down() {
     --purge) purge=1 ;;
     *) stk_die "usage: scripts/stack.sh down [--purge]" ;;
   esac
-  if [[ ! -d "$STATE" ]]; then
+  if [[ ! -d "$STATE" && ! -d "$PG_DIR" ]]; then
     echo "stack: nothing to stop (no .stack/)"
     return 0
   fi
