@@ -455,11 +455,20 @@ impl SyncEngine {
         }
 
         if job.spec.kind == SyncKind::Full {
-            // Every page was read: what SmashRun did not list is gone upstream.
-            let id = job.id;
-            job.progress.runs_deleted = self
-                .counted(&counters.store, || self.runs.mark_unseen_deleted(user, id))
-                .await?;
+            if job.progress.activities_rejected > 0 {
+                // An activity SmashRun still lists but we could not read was not marked seen:
+                // marking now would hide a run that exists. The next clean full sync does it.
+                warn!(
+                    rejected = job.progress.activities_rejected,
+                    "unreadable activities: runs gone upstream are not marked deleted this time"
+                );
+            } else {
+                // Every page was read: what SmashRun did not list is gone upstream.
+                let id = job.id;
+                job.progress.runs_deleted = self
+                    .counted(&counters.store, || self.runs.mark_unseen_deleted(user, id))
+                    .await?;
+            }
         }
         let cursor = match job.spec.kind {
             SyncKind::Range => None,

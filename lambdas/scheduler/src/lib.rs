@@ -1,5 +1,6 @@
-//! The scheduler Lambda: fired nightly by EventBridge, it queues one incremental sync per user
-//! with an active SmashRun source, through the same job service as `POST /sync`.
+//! The scheduler Lambda: fired nightly by EventBridge, it sends one message per hundred users
+//! with an active SmashRun source; workers fan them out and create each user's job with the same
+//! repository code as `POST /sync` (docs/adr/0007).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -143,7 +144,15 @@ impl Scheduler {
             after = Some(last);
         }
         report.elapsed_ms = started.elapsed().as_millis() as u64;
-        info!(?report, "nightly syncs queued");
+        info!(
+            users = report.users,
+            user_pages = report.user_pages,
+            queued = report.queued,
+            refused = report.refused,
+            queue_requests = report.queue_requests,
+            elapsed_ms = report.elapsed_ms,
+            "nightly syncs queued"
+        );
         Ok(report)
     }
 }
@@ -168,7 +177,11 @@ pub async fn handle(
         event_id = event.payload.id.as_deref().unwrap_or_default(),
         detail_type = %event.payload.detail_type
     );
-    scheduler.run().instrument(span).await
+    let result = scheduler.run().instrument(span).await;
+    if let Err(e) = &result {
+        tracing::error!(error = %stk_core::error::chain(e), "the nightly schedule failed");
+    }
+    result
 }
 
 impl From<ScheduleError> for lambda_runtime::Diagnostic {

@@ -152,10 +152,10 @@ module "scheduler" {
   reserved_concurrency = var.reserved_concurrency.scheduler
   environment          = local.function_environment
 
-  jobs_table_arn = module.jobs_table.table_arn
-  queue_arn      = module.queue.queue_arn
-  # The scheduler lists active users in Supabase; it never talks to SmashRun.
-  secret_arns = [module.secrets.arns.supabase, module.secrets.arns.token_key]
+  queue_arn = module.queue.queue_arn
+  # The scheduler lists linked users in Supabase and sends messages; it never reads tokens,
+  # talks to SmashRun or writes jobs (workers create them: docs/adr/0007).
+  secret_arns = [module.secrets.arns.supabase]
 
   log_retention_days = var.log_retention_days
   kms_key_arn        = local.kms_key_arn

@@ -1,11 +1,11 @@
-# The nightly scheduler: an EventBridge rule invokes the function, which enqueues one sync job per
-# active user through the same path as POST /sync.
+# The nightly scheduler: an EventBridge rule invokes the function, which sends one message per
+# hundred linked users; workers fan them out and create each user's job (docs/adr/0007).
 
 module "function" {
   source = "../lambda_function"
 
   function_name        = var.name
-  description          = "MyRunStreak nightly scheduler (one sync job per active user)"
+  description          = "MyRunStreak nightly scheduler (a nightly sync for every linked user)"
   zip_path             = var.zip_path
   architecture         = var.architecture
   memory_size          = var.memory_size
@@ -18,15 +18,8 @@ module "function" {
 
   policy_statements = [
     {
-      # Creates jobs like POST /sync: TransactWriteItems (Put + ConditionCheck) is authorised per
-      # item action.
-      sid       = "JobsTableItems"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
-      resources = [var.jobs_table_arn]
-    },
-    {
       # SendMessageBatch is authorised by sqs:SendMessage.
-      sid       = "EnqueueSyncJobs"
+      sid       = "EnqueueNightlySyncs"
       actions   = ["sqs:SendMessage"]
       resources = [var.queue_arn]
     },

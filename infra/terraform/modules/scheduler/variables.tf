@@ -34,13 +34,8 @@ variable "environment" {
   type        = map(string)
 }
 
-variable "jobs_table_arn" {
-  description = "The jobs table."
-  type        = string
-}
-
 variable "queue_arn" {
-  description = "The sync-jobs queue the scheduler enqueues to."
+  description = "The sync-jobs queue the scheduler sends nightly chunks to."
   type        = string
 }
 

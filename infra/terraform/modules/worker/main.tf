@@ -19,14 +19,22 @@ module "function" {
   policy_statements = [
     {
       # Claim (conditional update), progress, finish; the active slot is freed with DeleteItem.
+      # Nightly jobs are created here like POST /sync creates them: TransactWriteItems (Put +
+      # ConditionCheck) is authorised per item action.
       sid       = "JobsTableItems"
-      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
       resources = [var.jobs_table_arn]
     },
     {
       # The event source mapping polls the queue with the function's own role.
       sid       = "ConsumeSyncJobs"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [var.queue_arn]
+    },
+    {
+      # Splits a nightly chunk into one message per user (SendMessageBatch).
+      sid       = "FanOutNightlySyncs"
+      actions   = ["sqs:SendMessage"]
       resources = [var.queue_arn]
     },
     {

@@ -373,3 +373,27 @@ async fn a_full_sync_marks_runs_gone_upstream_as_deleted_and_they_come_back() {
     w.engine.handle(incremental, 1).await.unwrap();
     assert_eq!(w.job(incremental).await.progress.runs_deleted, 0);
 }
+
+#[tokio::test]
+async fn a_full_sync_with_unreadable_activities_marks_nothing_deleted() {
+    let w = world(history(50));
+    let first = w.queue(SyncSpec::incremental()).await;
+    w.engine.handle(first, 1).await.unwrap();
+    {
+        let mut activities = w.smashrun.activities.lock().unwrap();
+        activities.drain(0..2);
+        activities[0]["distance"] = json!("unreadable");
+    }
+    let full = w
+        .queue(SyncSpec {
+            kind: SyncKind::Full,
+            since: None,
+            until: None,
+        })
+        .await;
+    assert_eq!(w.engine.handle(full, 1).await.unwrap(), Outcome::Succeeded);
+    let job = w.job(full).await;
+    assert_eq!(job.progress.activities_rejected, 1);
+    assert_eq!(job.progress.runs_deleted, 0);
+    assert!(w.store.deleted.lock().unwrap().is_empty());
+}
