@@ -20,6 +20,11 @@ use crate::{ApiError, AppState};
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
+/// A view from the store as a JSON answer; a store failure is a 503 (cause logged, not sent).
+fn served<T>(view: Result<T, stk_core::StoreError>) -> Result<Json<T>, ApiError> {
+    view.map(Json).map_err(ApiError::unavailable)
+}
+
 pub async fn streak(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -27,12 +32,7 @@ pub async fn streak(
 ) -> Result<Json<StreakSummary>, ApiError> {
     let params = Params::parse(query, &["top"])?;
     let top = params.int("top", 0..=50, 5)?;
-    let summary = state
-        .views
-        .streak(user, top as u32)
-        .await
-        .map_err(ApiError::unavailable)?;
-    Ok(Json(summary))
+    served(state.views.streak(user, top as u32).await)
 }
 
 pub async fn stats(
@@ -41,13 +41,7 @@ pub async fn stats(
     query: Q,
 ) -> Result<Json<Stats>, ApiError> {
     Params::parse(query, &[])?;
-    Ok(Json(
-        state
-            .views
-            .stats(user)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.stats(user).await)
 }
 
 pub async fn monthly(
@@ -57,13 +51,7 @@ pub async fn monthly(
 ) -> Result<Json<MonthlyTotals>, ApiError> {
     let params = Params::parse(query, &["limit"])?;
     let limit = params.int("limit", 1..=600, 12)?;
-    Ok(Json(
-        state
-            .views
-            .monthly(user, limit as u32)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.monthly(user, limit as u32).await)
 }
 
 pub async fn records(
@@ -72,13 +60,7 @@ pub async fn records(
     query: Q,
 ) -> Result<Json<Records>, ApiError> {
     Params::parse(query, &[])?;
-    Ok(Json(
-        state
-            .views
-            .records(user)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.records(user).await)
 }
 
 pub async fn runs(
@@ -102,13 +84,7 @@ pub async fn runs(
         limit: params.int("limit", 1..=500, 50)? as u32,
         offset: params.int("offset", 0..=10_000_000, 0)?,
     };
-    Ok(Json(
-        state
-            .views
-            .runs(user, query)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.runs(user, query).await)
 }
 
 pub async fn recent(
@@ -123,26 +99,14 @@ pub async fn recent(
         limit: params.int("limit", 1..=100, 10)? as u32,
         offset: 0,
     };
-    Ok(Json(
-        state
-            .views
-            .runs(user, query)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.runs(user, query).await)
 }
 
 pub async fn get_settings(
     State(state): State<AppState>,
     Caller(user): Caller,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(
-        state
-            .views
-            .settings(user)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.settings(user).await)
 }
 
 pub async fn patch_settings(
@@ -165,11 +129,5 @@ pub async fn patch_settings(
             SettingsError::UnknownZone(zone.clone()).to_string(),
         ));
     }
-    Ok(Json(
-        state
-            .views
-            .update_settings(user, &change)
-            .await
-            .map_err(ApiError::unavailable)?,
-    ))
+    served(state.views.update_settings(user, &change).await)
 }
