@@ -109,7 +109,10 @@ create table public.runs (
     updated_at timestamptz not null default now(),
     primary key (user_id, source, source_activity_id)
 );
-create index runs_user_local_date on public.runs (user_id, local_date) where deleted_at is null;
+-- Covers the per-day and per-month aggregations (streaks, monthly totals) with index-only scans
+-- in date order, so they never read the wide rows.
+create index runs_user_local_date on public.runs (user_id, local_date) include (distance_km, duration_s)
+    where deleted_at is null;
 
 alter table public.users enable row level security;
 alter table public.user_sources enable row level security;
