@@ -11,8 +11,8 @@ cd "$ROOT"
 
 STATE="$ROOT/.stack"
 LOGS="$STATE/logs"
-SANDBOX_PORT="${STK_SANDBOX_PORT:-54332}"
-API_PORT="${STK_API_PORT:-54333}"
+SANDBOX_PORT="${STK_SANDBOX_PORT:-25432}"
+API_PORT="${STK_API_PORT:-25433}"
 PROFILE="${STK_DEMO_PROFILE:-streaker}"
 PROFILE_FILE="$ROOT/.stack/sandbox.profile"
 # Each profile is its own SmashRun runner, so their runs never mix in one user.

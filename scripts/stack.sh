@@ -9,8 +9,9 @@
 #   scripts/stack.sh reset-db        drop + recreate database stk, re-apply migrations, reload PostgREST
 #   scripts/stack.sh psql [ARGS...]  psql on database stk as the postgres superuser
 #
-# Ports (127.0.0.1 only): STK_PG_PORT (54329), STK_POSTGREST_PORT (54330), STK_MOTO_PORT (54331).
-# Without these variables, the ports of the last `up` are used. 54332 and 54333 belong to other tools.
+# Ports (127.0.0.1 only, below the kernel's ephemeral range so no outgoing connection can
+# hold one): STK_PG_PORT (25429), STK_POSTGREST_PORT (25430), STK_MOTO_PORT (25431).
+# Without these variables, the ports of the last `up` are used. 25432 and 25433 belong to other tools.
 # State (gitignored): .stack/ at the repository root: pg/data, pg/sock, logs/*.log, *.pid, jwt-secret, env.
 set -euo pipefail
 
@@ -49,9 +50,9 @@ saved_port() {
 PG_PORT="${STK_PG_PORT:-$(saved_port STK_PG_PORT)}"
 PGRST_PORT="${STK_POSTGREST_PORT:-$(saved_port STK_POSTGREST_PORT)}"
 MOTO_PORT="${STK_MOTO_PORT:-$(saved_port STK_MOTO_PORT)}"
-PG_PORT="${PG_PORT:-54329}"
-PGRST_PORT="${PGRST_PORT:-54330}"
-MOTO_PORT="${MOTO_PORT:-54331}"
+PG_PORT="${PG_PORT:-25429}"
+PGRST_PORT="${PGRST_PORT:-25430}"
+MOTO_PORT="${MOTO_PORT:-25431}"
 for p in "$PG_PORT" "$PGRST_PORT" "$MOTO_PORT"; do
   if ! [[ "$p" =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then stk_die "invalid port: $p"; fi
 done

@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(
         long,
         env = "STK_SANDBOX_URL",
-        default_value = "http://127.0.0.1:54332",
+        default_value = "http://127.0.0.1:25432",
         global = true
     )]
     sandbox_url: String,
@@ -40,7 +40,7 @@ enum Command {
     Provision,
     /// Provision, then serve the API router and run the worker from the queue.
     Serve {
-        #[arg(long, env = "STK_API_ADDR", default_value = "127.0.0.1:54333")]
+        #[arg(long, env = "STK_API_ADDR", default_value = "127.0.0.1:25433")]
         addr: String,
         /// Queue visibility timeout, seconds (Terraform: six times the worker's timeout).
         #[arg(long, env = "STK_VISIBILITY_TIMEOUT_SECS", default_value_t = 30)]
@@ -137,7 +137,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Seed { config_dir } => {
             let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
-            let api = env.get_or("API_BASE_URL", "http://127.0.0.1:54333");
+            let api = env.get_or("API_BASE_URL", "http://127.0.0.1:25433");
             let seeded = seed_user(
                 &adapters,
                 &format!("{}/auth/callback", api.trim_end_matches('/')),

@@ -18,7 +18,7 @@ use crate::timefmt;
 #[command(name = "smashrun-sandbox", version, about)]
 pub struct Cli {
     /// Address to listen on.
-    #[arg(long, env = "SANDBOX_ADDR", default_value = "127.0.0.1:54332")]
+    #[arg(long, env = "SANDBOX_ADDR", default_value = "127.0.0.1:25432")]
     pub addr: SocketAddr,
     /// Generated runner: streaker (4,330-day current streak), lifetime (20,000+ runs), small (60 days).
     #[arg(long, env = "SANDBOX_PROFILE", default_value = "streaker")]
