@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Options, TestApp, sandbox_config, spawn_app, spawn_app_with, stk_bin};
+use common::{Options, TestApp, sandbox_config, spawn_app, spawn_app_with};
 use reqwest::Method;
 use serde_json::json;
 use smashrun_sandbox::DataSource;
@@ -84,13 +84,9 @@ async fn incremental_sync_picks_up_added_and_edited_runs() {
 
 impl TestApp {
     async fn stored_any_run(&self) -> i64 {
-        let env = stk_local::stack_env::StackEnv::load();
         let rows: Vec<serde_json::Value> = self
-            .http
-            .get(format!("{}/runs", env.get("SUPABASE_URL").unwrap()))
-            .bearer_auth(env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap())
+            .runs_table(Method::GET)
             .query(&[
-                ("user_id", format!("eq.{}", self.user_id)),
                 ("select", "source_activity_id".to_owned()),
                 ("order", "local_date.asc".to_owned()),
                 ("limit", "1".to_owned()),
@@ -108,13 +104,10 @@ impl TestApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stk_binary_waits_for_a_sync_to_finish() {
     let app = spawn_app().await;
-    let config = tempfile::tempdir().unwrap();
-    stk_local::write_cli_config(
-        config.path(),
-        &stk_core::auth::ApiKey::parse(&app.api_key).unwrap(),
-    )
-    .unwrap();
-    let output = run_stk(&app, config.path(), &["sync", "--wait", "--json"]).await;
+    let config = app.cli_config();
+    let output = app
+        .run_stk(config.path(), &["sync", "--wait", "--json"])
+        .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -129,23 +122,9 @@ async fn the_stk_binary_waits_for_a_sync_to_finish() {
     );
     assert!(!stdout.contains(&app.api_key));
 
-    let text = run_stk(&app, config.path(), &["sync", "status"]).await;
+    let text = app.run_stk(config.path(), &["sync", "status"]).await;
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains(&job.id));
-}
-
-/// Runs the real binary off the async runtime, so the in-process API keeps serving it.
-async fn run_stk(app: &TestApp, config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(stk_bin());
-    command
-        .args(args)
-        .env("API_BASE_URL", &app.api_url)
-        .env("STK_CONFIG_DIR", config)
-        .env("STK_POLL_INTERVAL_MS", "100")
-        .env_remove("STK_API_KEY");
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,16 +221,7 @@ async fn a_second_request_returns_the_active_job_and_keys_are_idempotent() {
     assert_eq!(second.status(), 200);
     assert_eq!(second.json::<SyncJob>().await.unwrap().id, first.id);
 
-    let listed: stk_protocol::SyncJobList = app
-        .http
-        .get(app.url("/sync"))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: stk_protocol::SyncJobList = app.get_raw("/sync").await.json().await.unwrap();
     assert_eq!(listed.jobs.len(), 1);
     assert_eq!(listed.jobs[0].id, first.id);
 
@@ -372,7 +342,9 @@ async fn bad_input_gets_clear_json_errors_and_never_a_500() {
         ),
         (
             "oversized",
-            app.http
+            // A connection of its own: the server answers 413 without reading the body and
+            // closes the connection, which a pooled client could otherwise reuse for the next case.
+            reqwest::Client::new()
                 .post(app.url("/sync"))
                 .bearer_auth(&app.api_key)
                 .header("content-type", "application/json")
@@ -418,45 +390,26 @@ async fn bad_input_gets_clear_json_errors_and_never_a_500() {
         ),
         (
             "another user's job",
-            app.http
-                .get(app.url(&format!("/sync/{}", their_job.id)))
-                .bearer_auth(&app.api_key)
-                .send()
-                .await
-                .unwrap(),
+            app.get_raw(&format!("/sync/{}", their_job.id)).await,
             404,
             "not_found",
         ),
         (
             "unknown job",
-            app.http
-                .get(app.url(&format!("/sync/{}", uuid::Uuid::new_v4())))
-                .bearer_auth(&app.api_key)
-                .send()
-                .await
-                .unwrap(),
+            app.get_raw(&format!("/sync/{}", uuid::Uuid::new_v4()))
+                .await,
             404,
             "not_found",
         ),
         (
             "not a job id",
-            app.http
-                .get(app.url("/sync/..%2F..%2Fetc"))
-                .bearer_auth(&app.api_key)
-                .send()
-                .await
-                .unwrap(),
+            app.get_raw("/sync/..%2F..%2Fetc").await,
             404,
             "not_found",
         ),
         (
             "bad limit",
-            app.http
-                .get(app.url("/sync?limit=100000"))
-                .bearer_auth(&app.api_key)
-                .send()
-                .await
-                .unwrap(),
+            app.get_raw("/sync?limit=100000").await,
             400,
             "invalid_request",
         ),
@@ -485,16 +438,7 @@ async fn bad_input_gets_clear_json_errors_and_never_a_500() {
         assert!(!message.contains(&app.api_key), "{name} leaks the key");
     }
     // None of that created a job.
-    let listed: stk_protocol::SyncJobList = app
-        .http
-        .get(app.url("/sync"))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: stk_protocol::SyncJobList = app.get_raw("/sync").await.json().await.unwrap();
     assert!(listed.jobs.is_empty());
 }
 

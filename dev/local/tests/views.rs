@@ -48,13 +48,7 @@ impl TestApp {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        let response = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .unwrap();
+        let response = self.get_raw(path).await;
         assert_eq!(response.status(), 200, "{path}");
         response.json().await.unwrap()
     }
@@ -87,15 +81,9 @@ impl TestApp {
     }
 
     async fn mark_deleted(&self, activity_id: i64) {
-        let env = stk_local::stack_env::StackEnv::load();
         let response = self
-            .http
-            .patch(format!("{}/runs", env.get("SUPABASE_URL").unwrap()))
-            .bearer_auth(env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap())
-            .query(&[
-                ("user_id", format!("eq.{}", self.user_id)),
-                ("source_activity_id", format!("eq.{activity_id}")),
-            ])
+            .runs_table(reqwest::Method::PATCH)
+            .query(&[("source_activity_id", format!("eq.{activity_id}"))])
             .json(&json!({"deleted_at": "2026-01-01T00:00:00Z"}))
             .send()
             .await
@@ -328,13 +316,7 @@ async fn read_endpoints_validate_their_parameters() {
         "/stats?user_id=someone-else",
         "/streak?top=51",
     ] {
-        let response = app
-            .http
-            .get(app.url(path))
-            .bearer_auth(&app.api_key)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_raw(path).await;
         assert_eq!(response.status(), 400, "{path}");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "invalid_request", "{path}");
@@ -413,21 +395,8 @@ async fn the_stk_binary_reports_the_sandbox_streak_and_run_count_after_a_sync() 
         app.sync_and_wait(&json!({})).await;
         let expected = app.sandbox_summary().await;
 
-        let config = tempfile::tempdir().unwrap();
-        stk_local::write_cli_config(
-            config.path(),
-            &stk_core::auth::ApiKey::parse(&app.api_key).unwrap(),
-        )
-        .unwrap();
-        let mut command = std::process::Command::new(common::stk_bin());
-        command
-            .args(["streak", "--json"])
-            .env("API_BASE_URL", &app.api_url)
-            .env("STK_CONFIG_DIR", config.path())
-            .env_remove("STK_API_KEY");
-        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap();
+        let config = app.cli_config();
+        let output = app.run_stk(config.path(), &["streak", "--json"]).await;
         assert!(
             output.status.success(),
             "{}",

@@ -164,13 +164,7 @@ impl TestApp {
     }
 
     pub async fn get_job(&self, id: &str) -> SyncJob {
-        let response = self
-            .http
-            .get(self.url(&format!("/sync/{id}")))
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .unwrap();
+        let response = self.get_raw(&format!("/sync/{id}")).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
@@ -223,17 +217,20 @@ impl TestApp {
         response.json().await.unwrap_or(Value::Null)
     }
 
-    /// Rows the store holds for this user, read through PostgREST with the service key.
-    pub async fn stored_run(&self, activity_id: i64) -> Option<Value> {
+    /// A request on this user's rows of `runs`, straight to PostgREST with the service key.
+    pub fn runs_table(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
         let env = StackEnv::load();
-        let rows: Vec<Value> = self
-            .http
-            .get(format!("{}/runs", env.get("SUPABASE_URL").unwrap()))
+        self.http
+            .request(method, format!("{}/runs", env.get("SUPABASE_URL").unwrap()))
             .bearer_auth(env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap())
-            .query(&[
-                ("user_id", format!("eq.{}", self.user_id)),
-                ("source_activity_id", format!("eq.{activity_id}")),
-            ])
+            .query(&[("user_id", format!("eq.{}", self.user_id))])
+    }
+
+    /// The stored row of one activity.
+    pub async fn stored_run(&self, activity_id: i64) -> Option<Value> {
+        let rows: Vec<Value> = self
+            .runs_table(reqwest::Method::GET)
+            .query(&[("source_activity_id", format!("eq.{activity_id}"))])
             .send()
             .await
             .unwrap()
@@ -241,6 +238,41 @@ impl TestApp {
             .await
             .unwrap();
         rows.into_iter().next()
+    }
+
+    /// An authenticated GET of the API, whatever it answers.
+    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A CLI configuration folder holding this user's key.
+    pub fn cli_config(&self) -> tempfile::TempDir {
+        let config = tempfile::tempdir().unwrap();
+        stk_local::write_cli_config(
+            config.path(),
+            &stk_core::auth::ApiKey::parse(&self.api_key).unwrap(),
+        )
+        .unwrap();
+        config
+    }
+
+    /// Runs the real binary off the async runtime, so the in-process API keeps serving it.
+    pub async fn run_stk(&self, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+        let mut command = std::process::Command::new(stk_bin());
+        command
+            .args(args)
+            .env("API_BASE_URL", &self.api_url)
+            .env("STK_CONFIG_DIR", config)
+            .env("STK_POLL_INTERVAL_MS", "100")
+            .env_remove("STK_API_KEY");
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
     }
 }
 
