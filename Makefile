@@ -1,11 +1,15 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-.PHONY: demo test lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler
+.PHONY: demo test unit hack lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler
 
 demo:
 	scripts/demo.sh
 
 test:
 	scripts/test.sh
+
+# The tests that need no local stack, in seconds on a built tree.
+unit:
+	scripts/test.sh --unit
 
 lint:
 	cargo fmt --all -- --check
@@ -36,3 +40,10 @@ bench-reads:
 bench-scheduler:
 	scripts/stack.sh up
 	cargo run --release --quiet -p stk-local -- bench-scheduler --users 100000
+
+# After adding a dependency or changing its features: regenerate the workspace-hack crate, so that
+# `cargo build`, `cargo test -p X` and the tests keep sharing one build of every dependency.
+hack:
+	command -v cargo-hakari >/dev/null || cargo install cargo-hakari --locked
+	cargo hakari generate
+	cargo hakari manage-deps --yes
