@@ -122,11 +122,42 @@ stk_apt_install() {
     || stk_die "apt-get install $* failed"
 }
 
-# cargo-lambda, pinned, from PyPI (the Lambda runtime emulator for the tests, and the packager).
+# A Python tool pinned in a virtual environment of its own, .stack/tools/NAME, so that nothing in
+# the machine's Python changes (a tool's pins, e.g. checkov's botocore, would otherwise downgrade
+# what other programs there use). Prints the environment's bin folder. `stack.sh down --purge`
+# keeps these.
+stk_py_tool() {
+  local name="$1"
+  shift
+  local venv="$STK_ROOT/.stack/tools/$name" want="$*"
+  if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]]; then
+    rm -rf "$venv"
+    mkdir -p "$STK_ROOT/.stack/tools"
+    if ! python3 -m venv "$venv" >&2; then
+      stk_apt_install python3-venv
+      rm -rf "$venv"
+      python3 -m venv "$venv" >&2 || stk_die "python3 -m venv $venv failed"
+    fi
+    echo "installing $want into .stack/tools/$name" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2 \
+      || stk_die "pip install $want into .stack/tools/$name failed"
+    printf '%s' "$want" >"$venv/.installed"
+  fi
+  printf '%s/bin' "$venv"
+}
+
+# cargo-lambda, pinned (the Lambda runtime emulator for the tests, and the packager): the
+# machine's own if it is that version, else one of the project's own from PyPI. Only its two
+# programs (cargo-lambda and the zig it builds with) go on PATH, never its environment's python3.
 STK_CARGO_LAMBDA_VERSION="1.9.2"
 stk_need_cargo_lambda() {
   if ! cargo lambda --version 2>/dev/null | grep -q "$STK_CARGO_LAMBDA_VERSION"; then
-    echo "installing cargo-lambda $STK_CARGO_LAMBDA_VERSION from PyPI" >&2
-    pip install --quiet --disable-pip-version-check "cargo-lambda==$STK_CARGO_LAMBDA_VERSION" >&2
+    local bin links="$STK_ROOT/.stack/tools/bin" zig
+    bin="$(stk_py_tool cargo-lambda "cargo-lambda==$STK_CARGO_LAMBDA_VERSION")" || exit 1
+    mkdir -p "$links"
+    ln -sf "$bin/cargo-lambda" "$links/cargo-lambda"
+    zig="$(find "$bin/.." -path '*/ziglang/zig' -type f 2>/dev/null | head -n 1)"
+    [[ -n "$zig" ]] && ln -sf "$(cd "$(dirname "$zig")" && pwd)/zig" "$links/zig"
+    export PATH="$links:$PATH"
   fi
 }

