@@ -11,7 +11,7 @@ use stk_core::sync::EngineSettings;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::stack_env::StackEnv;
+use crate::stack_env::{Checkout, StackEnv};
 use crate::{
     Poller, PollerSettings, ResourceNames, SecretValues, provision, seed_user, write_cli_config,
 };
@@ -30,12 +30,18 @@ pub struct Args {
         global = true
     )]
     sandbox_url: String,
+    /// The checkout whose local stack (`.stack/env`) to use [default: the one the working
+    /// directory is in].
+    #[arg(long, env = crate::stack_env::CHECKOUT_VAR, value_name = "DIR", global = true)]
+    checkout: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print which checkout's stack the other commands use, and its addresses.
+    Stack,
     /// Create the queue, dead-letter queue, jobs table and secrets in moto (idempotent).
     Provision,
     /// Provision, then serve the API router and run the worker from the queue.
@@ -117,8 +123,16 @@ async fn adapters(
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let env = StackEnv::load();
+    let cwd = std::env::current_dir().context("failed to read the working directory")?;
+    let checkout = Checkout::discover(args.checkout.as_deref(), &cwd)?;
+    let env = StackEnv::load(checkout, std::env::vars());
+    if let Command::Stack = args.command {
+        println!("{env}");
+        return Ok(());
+    }
+    eprintln!("stk-local: using {env}");
     match args.command {
+        Command::Stack => {}
         Command::Provision => {
             let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
             println!("provisioned: queue {}", adapters.settings.queue_url);
@@ -133,7 +147,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Duration::from_secs(visibility_timeout),
             )
             .await?;
-            serve(adapters, &addr).await?;
+            serve(&env, adapters, &addr).await?;
         }
         Command::Seed { config_dir } => {
             let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
@@ -171,7 +185,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(adapters: Adapters, addr: &str) -> anyhow::Result<()> {
+async fn serve(env: &StackEnv, adapters: Adapters, addr: &str) -> anyhow::Result<()> {
     let router = stk_api::router(stk_api::AppState::from_adapters(&adapters));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -180,7 +194,7 @@ async fn serve(adapters: Adapters, addr: &str) -> anyhow::Result<()> {
         &adapters,
         EngineSettings::default(),
     ));
-    let sqs = aws_sdk_sqs::Client::new(&StackEnv::load().aws().await?);
+    let sqs = aws_sdk_sqs::Client::new(&env.aws().await?);
     let poller = Poller::new(
         sqs,
         adapters.settings.queue_url.clone(),
@@ -191,13 +205,31 @@ async fn serve(adapters: Adapters, addr: &str) -> anyhow::Result<()> {
     info!(%addr, "api listening; worker polling {}", adapters.settings.queue_url);
     println!("stk-local serving the API on http://{addr}");
     axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // The poller finishes the receive it is in (a long poll cut short would leave its message
+    // in flight with a dead receiver until the visibility timeout) and releases what it holds.
+    info!("stopping: the worker finishes its current batch");
     let _ = stop.send(true);
     let _ = worker.await;
+    info!("stopped");
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `scripts/demo.sh`, `kill` and service managers send).
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops gracefully");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 async fn check(env: &StackEnv, sandbox_url: &str) -> anyhow::Result<()> {

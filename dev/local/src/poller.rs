@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName,
+};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use stk_worker::{JobHandler, handle_batch};
@@ -51,26 +54,24 @@ impl Poller {
         }
     }
 
-    /// Polls until `shutdown` turns true.
-    pub async fn run<H: JobHandler>(&self, handler: &H, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                polled = self.poll_once(handler) => {
-                    if let Err(e) = polled {
-                        warn!(error = %e, "polling the queue failed; retrying shortly");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                }
+    /// Polls until `shutdown` turns true. A receive under way is never cut short: moto (like
+    /// SQS) would still hand its messages to the dropped request and keep them invisible for the
+    /// whole visibility timeout. What arrives after the stop is released at once instead.
+    pub async fn run<H: JobHandler>(&self, handler: &H, shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            if let Err(e) = self.poll_once(handler, &shutdown).await {
+                warn!(error = %e, "polling the queue failed; retrying shortly");
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
 
     /// One receive, one invocation, one delete. Returns how many messages were received.
-    pub async fn poll_once<H: JobHandler>(&self, handler: &H) -> Result<usize, aws_sdk_sqs::Error> {
+    pub async fn poll_once<H: JobHandler>(
+        &self,
+        handler: &H,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<usize, aws_sdk_sqs::Error> {
         let received = self
             .sqs
             .receive_message()
@@ -83,6 +84,10 @@ impl Poller {
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             return Ok(0);
+        }
+        if *shutdown.borrow() {
+            self.release(&messages).await?;
+            return Ok(messages.len());
         }
         let records: Vec<_> = messages
             .iter()
@@ -146,5 +151,35 @@ impl Poller {
                 .await?;
         }
         Ok(messages.len())
+    }
+
+    /// Makes messages visible again now, for the next receiver.
+    async fn release(
+        &self,
+        messages: &[aws_sdk_sqs::types::Message],
+    ) -> Result<(), aws_sdk_sqs::Error> {
+        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        debug!(
+            released = entries.len(),
+            "stopping: messages handed back to the queue"
+        );
+        self.sqs
+            .change_message_visibility_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        Ok(())
     }
 }

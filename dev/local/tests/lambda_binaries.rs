@@ -11,9 +11,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Options, TestApp, spawn_app_with};
+use common::{Options, TestApp, checkout_root, spawn_app_with, stack_env};
 use serde_json::{Value, json};
-use stk_local::stack_env::{StackEnv, repo_root};
 use stk_protocol::JobStatus;
 
 /// `cargo lambda watch` for this test's resources; stopped (with the functions it started) on drop.
@@ -44,7 +43,7 @@ fn free_port() -> u16 {
 
 impl Watch {
     fn start(app: &TestApp) -> Self {
-        let stack = StackEnv::load();
+        let stack = stack_env();
         let settings = &app.adapters.settings;
         let mut env_file = tempfile::NamedTempFile::new().unwrap();
         let vars = [
@@ -94,7 +93,7 @@ impl Watch {
             .args(["--invoke-port", &port.to_string()])
             .arg("--env-file")
             .arg(env_file.path())
-            .current_dir(repo_root())
+            .current_dir(checkout_root())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -131,7 +130,7 @@ impl Watch {
             .arg("--data-file")
             .arg(data.path())
             .arg(function)
-            .current_dir(repo_root());
+            .current_dir(checkout_root());
         let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap();

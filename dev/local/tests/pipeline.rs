@@ -174,8 +174,7 @@ async fn a_redelivered_message_for_a_finished_job_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_smashrun_samples_sync_faithfully() {
-    let samples =
-        stk_local::stack_env::repo_root().join("dev/fixtures/smashrun-activities-summary.json");
+    let samples = common::checkout_root().join("dev/fixtures/smashrun-activities-summary.json");
     let app = spawn_app_with(Options {
         sandbox: sandbox_config(DataSource::File(samples)),
         ..Options::default()

@@ -14,7 +14,7 @@ use stk_adapters::Adapters;
 use stk_core::UserId;
 use stk_core::sync::EngineSettings;
 use stk_local::cli::local_settings;
-use stk_local::stack_env::{StackEnv, repo_root};
+use stk_local::stack_env::{Checkout, StackEnv};
 use stk_local::{Poller, PollerSettings, ResourceNames, SecretValues, provision, seed_user};
 use stk_protocol::{JobStatus, SyncJob};
 use tokio::sync::watch;
@@ -69,13 +69,25 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The stack of the checkout the tests run in (cargo runs them in the package's folder).
+pub fn stack_env() -> StackEnv {
+    StackEnv::from_process().expect("the tests run inside the checkout")
+}
+
+pub fn checkout_root() -> PathBuf {
+    Checkout::from_process()
+        .expect("the tests run inside the checkout")
+        .root()
+        .to_owned()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     init_tracing();
-    let env = StackEnv::load();
+    let env = stack_env();
     let aws = env
         .aws()
         .await
@@ -219,7 +231,7 @@ impl TestApp {
 
     /// A request on this user's rows of `runs`, straight to PostgREST with the service key.
     pub fn runs_table(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
-        let env = StackEnv::load();
+        let env = stack_env();
         self.http
             .request(method, format!("{}/runs", env.get("SUPABASE_URL").unwrap()))
             .bearer_auth(env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap())
@@ -282,7 +294,7 @@ pub fn stk_bin() -> PathBuf {
         return path.into();
     }
     let target = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| repo_root().join("target"), PathBuf::from);
+        .map_or_else(|_| checkout_root().join("target"), PathBuf::from);
     let bin = target.join("debug/stk");
     assert!(
         bin.exists(),
