@@ -58,7 +58,10 @@ async fn run_sync(ctx: &Context, sync: SyncCommand, out: &mut Out) -> Result<(),
     }
 }
 
-/// Configuration -> an authenticated client. Reads the environment once, here.
+/// Configuration -> an authenticated client: the API URL clap resolved (`--api-url`,
+/// `API_BASE_URL`, or `./.env` loaded before parsing) and the key from `config.json` or
+/// `STK_API_KEY`. The views' display settings (`NO_COLOR`, `COLUMNS`, `TZ`) are read where
+/// they are used, in `commands` and `timezone`.
 pub fn connect(
     api_url: Option<&str>,
     config_dir: Option<&Path>,
@@ -372,7 +375,7 @@ mod tests {
         assert!(outcome(&job(JobStatus::Succeeded)).is_ok());
         assert!(outcome(&job(JobStatus::Running)).is_ok());
         let err = outcome(&job(JobStatus::Failed)).unwrap_err();
-        assert_eq!(err.exit_code(), 1);
+        assert_eq!(err.exit_code(), crate::exit::Exit::JobFailed);
         assert_eq!(
             err.to_string(),
             "sync failed: the server gave no reason (unknown)"

@@ -9,7 +9,6 @@ use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use stk_protocol::{IsoDate, SyncRequestBody};
 
 use crate::client::RunsQuery;
-use crate::error::EXIT_CODES_HELP;
 use crate::format::Units;
 use crate::term::ColorChoice;
 
@@ -21,7 +20,7 @@ pub const RUNS_DEFAULT_LIMIT: u32 = 50;
 /// MyRunStreak: your running streak, runs and statistics, synced from SmashRun through the
 /// MyRunStreak API. Without a command, shows your streak.
 #[derive(Debug, Parser)]
-#[command(name = "stk", version, after_help = EXIT_CODES_HELP)]
+#[command(name = "stk", version, after_help = crate::error::after_help())]
 pub struct Cli {
     /// The API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod
     #[arg(

@@ -463,7 +463,7 @@ mod tests {
             .decode::<SyncJob>("POST /sync", StatusCode::UNPROCESSABLE_ENTITY, body, None)
             .unwrap_err();
         assert_eq!(err.to_string(), "`since` is after `until` (request id r-9)");
-        assert_eq!(err.exit_code(), 4);
+        assert_eq!(err.exit_code(), crate::exit::Exit::Refused);
 
         let err = c
             .decode::<SyncJob>(
@@ -477,7 +477,7 @@ mod tests {
             err.to_string(),
             "the API answered 500 Internal Server Error"
         );
-        assert_eq!(err.exit_code(), 5);
+        assert_eq!(err.exit_code(), crate::exit::Exit::Unavailable);
 
         let err = c
             .decode::<SyncJob>("GET /sync/x", StatusCode::NOT_FOUND, b"", Some("x"))
@@ -487,7 +487,7 @@ mod tests {
         let err = c
             .decode::<SyncJob>("GET /sync/x", StatusCode::OK, b"<html>", Some("x"))
             .unwrap_err();
-        assert_eq!(err.exit_code(), 5);
+        assert_eq!(err.exit_code(), crate::exit::Exit::Unavailable);
         assert!(
             err.to_string()
                 .starts_with("could not read the API's answer to GET /sync/x")

@@ -1,43 +1,14 @@
-//! The CLI's errors and the one place that maps them to exit codes.
+//! The CLI's errors and the one place that maps them to exit codes ([`crate::exit`]).
 
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
 use crate::config::{ConfigError, KeySource};
+use crate::exit::Exit;
 
-/// `stk`'s exit codes. They are part of its interface: scripts rely on them.
-///
-/// | code | meaning |
-/// |---|---|
-/// | 0 | success (also when stdout was closed early, e.g. `stk sync list \| head -1`) |
-/// | 1 | the sync job failed (or output could not be written) |
-/// | 2 | usage error: unknown flag, invalid date, conflicting options |
-/// | 3 | configuration problem: no API key, no API URL, unreadable config file |
-/// | 4 | the API refused the request (4xx: API key refused, invalid request or setting, unknown job) |
-/// | 5 | the API or the network failed (5xx, connection refused, timeout, unreadable answer) |
-/// | 130 | interrupted with Ctrl-C while waiting (the job keeps running on the server) |
-pub mod exit {
-    pub const SUCCESS: u8 = 0;
-    pub const JOB_FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const CONFIG: u8 = 3;
-    pub const REFUSED: u8 = 4;
-    pub const UNAVAILABLE: u8 = 5;
-    pub const INTERRUPTED: u8 = 130;
-}
-
-/// The exit-code table as shown at the end of `stk --help`.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0    success
-  1    the sync job failed
-  2    usage error (unknown flag, invalid date, conflicting options)
-  3    configuration problem (no API key, no API URL, unreadable config file)
-  4    the API refused the request (API key refused, invalid request or setting, unknown job)
-  5    the API or the network failed (5xx, connection refused, timeout, unreadable answer)
-  130  interrupted while waiting (the sync keeps running on the server)
-
+/// Environment variables, shown after the exit codes at the end of `stk --help`.
+const ENVIRONMENT_HELP: &str = "\
 Environment:
   API_BASE_URL          the API's address (also read from ./.env)
   STK_API_KEY           API key to use instead of the one in the config file
@@ -47,6 +18,11 @@ Environment:
   NO_COLOR              set to anything to turn colour off
   COLUMNS               the width tables are fitted to (default: the terminal's, else 80)
   TZ                    this machine's time zone, offered by `stk config set timezone`";
+
+/// The text at the end of `stk --help`: the exit codes, then the environment.
+pub fn after_help() -> String {
+    format!("{}\n{ENVIRONMENT_HELP}", crate::exit::help_table())
+}
 
 /// Everything that can end a command early.
 #[derive(Debug, thiserror::Error)]
@@ -148,23 +124,24 @@ impl From<clap::Error> for CliError {
 }
 
 impl CliError {
-    /// The process exit code for this error: the only place where they are decided.
-    pub fn exit_code(&self) -> u8 {
+    /// The process exit code for this error: the only place where errors are mapped to codes.
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Self::BrokenPipe => exit::SUCCESS,
-            Self::JobFailed { .. } | Self::Output(_) | Self::Runtime(_) => exit::JOB_FAILED,
-            Self::Usage(_) => exit::USAGE,
-            Self::Config(_) => exit::CONFIG,
+            Self::BrokenPipe => Exit::Success,
+            Self::JobFailed { .. } => Exit::JobFailed,
+            Self::Output(_) | Self::Runtime(_) => Exit::Local,
+            Self::Usage(_) => Exit::Usage,
+            Self::Config(_) => Exit::Config,
             Self::Unauthorized { .. }
             | Self::JobNotFound { .. }
             | Self::NoJobs
-            | Self::Refused { .. } => exit::REFUSED,
+            | Self::Refused { .. } => Exit::Refused,
             Self::ServerFailed { .. }
             | Self::Unreachable { .. }
             | Self::Timeout { .. }
-            | Self::BadAnswer { .. } => exit::UNAVAILABLE,
+            | Self::BadAnswer { .. } => Exit::Unavailable,
             Self::GaveUp { last, .. } => last.exit_code(),
-            Self::Interrupted { .. } => exit::INTERRUPTED,
+            Self::Interrupted { .. } => Exit::Interrupted,
         }
     }
 
@@ -216,33 +193,41 @@ mod tests {
 
     #[test]
     fn codes_by_kind() {
-        assert_eq!(CliError::NoJobs.exit_code(), 4);
-        assert_eq!(CliError::Config(ConfigError::NoApiKey).exit_code(), 3);
-        assert_eq!(CliError::BrokenPipe.exit_code(), 0);
+        assert_eq!(CliError::NoJobs.exit_code(), Exit::Refused);
+        assert_eq!(
+            CliError::Config(ConfigError::NoApiKey).exit_code(),
+            Exit::Config
+        );
+        assert_eq!(CliError::BrokenPipe.exit_code(), Exit::Success);
+        let output = CliError::from_output(io::Error::other("disk full"));
+        assert_eq!(output.exit_code(), Exit::Local);
         let server = CliError::ServerFailed {
             status: 503,
             message: "down".into(),
             request_id: None,
         };
         assert!(server.is_transient());
-        assert_eq!(server.exit_code(), 5);
+        assert_eq!(server.exit_code(), Exit::Unavailable);
         let gave_up = CliError::GaveUp {
             id: "j".into(),
             waited: Duration::from_secs(30),
             last: Box::new(server),
         };
-        assert_eq!(gave_up.exit_code(), 5);
+        assert_eq!(gave_up.exit_code(), Exit::Unavailable);
         let failed = CliError::JobFailed {
             id: "j".into(),
             code: "smashrun_auth".into(),
             message: "SmashRun refused".into(),
         };
-        assert_eq!(failed.exit_code(), 1);
+        assert_eq!(failed.exit_code(), Exit::JobFailed);
         assert_eq!(
             failed.to_string(),
             "sync failed: SmashRun refused (smashrun_auth)"
         );
-        assert_eq!(CliError::Interrupted { id: "j".into() }.exit_code(), 130);
+        assert_eq!(
+            CliError::Interrupted { id: "j".into() }.exit_code(),
+            Exit::Interrupted
+        );
     }
 
     #[test]
@@ -256,7 +241,7 @@ mod tests {
             err.to_string(),
             "`since` is after `until` (request id req-1)"
         );
-        assert_eq!(err.exit_code(), 4);
+        assert_eq!(err.exit_code(), Exit::Refused);
         assert!(!err.is_transient());
         let err = CliError::Unauthorized {
             key_source: KeySource::File("/x/config.json".into()),

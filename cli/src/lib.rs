@@ -24,17 +24,8 @@
 //!
 //! # Exit codes
 //!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success (also when stdout is closed early by its reader) |
-//! | 1 | the sync job failed |
-//! | 2 | usage error (clap's, or conflicting options) |
-//! | 3 | configuration problem: no API key, no API URL, unreadable config file |
-//! | 4 | the API refused the request (4xx: API key refused, invalid request, unknown job) |
-//! | 5 | the API or the network failed (5xx, connection refused, timeout, unreadable answer) |
-//! | 130 | interrupted with Ctrl-C while waiting; the job keeps running on the server |
-//!
-//! The mapping lives in [`error::CliError::exit_code`].
+//! One meaning per code, listed once in [`exit::Exit`] (and shown by `stk --help`); errors are
+//! mapped to them in [`error::CliError::exit_code`].
 //!
 //! # Configuration
 //!
@@ -53,6 +44,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod exit;
 pub mod format;
 pub mod output;
 pub mod render;
@@ -66,7 +58,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::error::{CliError, exit};
+use crate::error::CliError;
+use crate::exit::Exit;
 use crate::output::{Out, stderr_line};
 
 /// The whole program: `.env`, arguments, one current-thread runtime, the command, the exit code.
@@ -77,7 +70,7 @@ pub fn main() -> ExitCode {
         Err(err) => {
             // Help and version go to stdout with 0; errors to stderr with 2.
             let _ = err.print();
-            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(exit::USAGE));
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(Exit::Usage.code()));
         }
     };
     let verbosity = cli.verbose;
@@ -91,7 +84,7 @@ pub fn main() -> ExitCode {
             let flushed = out.flush();
             result.and(flushed)
         });
-    ExitCode::from(report(result, verbosity))
+    report(result, verbosity).into()
 }
 
 /// Loads `./.env` (never a parent directory's) without overriding the environment.
@@ -105,9 +98,9 @@ fn load_dotenv() {
 }
 
 /// Shows an error once, on stderr, and returns the exit code.
-fn report(result: Result<(), CliError>, verbosity: u8) -> u8 {
+fn report(result: Result<(), CliError>, verbosity: u8) -> Exit {
     let Err(err) = result else {
-        return exit::SUCCESS;
+        return Exit::Success;
     };
     match &err {
         CliError::BrokenPipe => {}

@@ -104,6 +104,6 @@ mod tests {
         let mut out = Out::new(Box::new(ClosedPipe));
         let err = out.line("x").unwrap_err();
         assert!(matches!(err, CliError::BrokenPipe));
-        assert_eq!(err.exit_code(), 0);
+        assert_eq!(err.exit_code(), crate::exit::Exit::Success);
     }
 }
