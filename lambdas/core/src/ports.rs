@@ -1,5 +1,8 @@
 //! The narrow interfaces through which the core reaches the outside world. Each has a real
-//! implementation in `stk-adapters` and an in-memory twin for the core's unit tests.
+//! implementation in `stk-adapters`. The ports the sync engine drives (jobs, queue, SmashRun,
+//! runs, sources) also have in-memory twins in [`crate::fakes`] for the core's unit tests;
+//! `UserDirectory`, `ApiKeyStore` and `RunnerViews`, which only the API uses, have none and are
+//! tested against the real store (`dev/local/tests`).
 
 use async_trait::async_trait;
 use secrecy::SecretString;

@@ -25,9 +25,10 @@ module "function" {
   policy_statements = [
     {
       # POST /sync writes the job, the active slot and the idempotency key in one
-      # TransactWriteItems (Put + ConditionCheck), which is authorised per item action.
+      # TransactWriteItems of conditional Puts, which is authorised per item action (PutItem).
+      # Nothing here deletes an item or uses a ConditionCheck, so neither is granted.
       sid       = "JobsTableItems"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
       resources = [var.jobs_table_arn]
     },
     {
@@ -70,8 +71,8 @@ resource "aws_api_gateway_resource" "proxy" {
 }
 
 resource "aws_api_gateway_method" "root" {
-  #checkov:skip=CKV_AWS_59:Authentication is done by the function: every user route requires an API key (Bearer stk_..., stored hashed), and /health and the OAuth callback must stay public. An authorizer would duplicate the key lookup.
-  #checkov:skip=CKV2_AWS_53:Proxy integration: the axum router validates every request body and parameter (typed extractors, 400/422 with a JSON error body), so API Gateway request models would duplicate it.
+  #checkov:skip=CKV_AWS_59:Authentication is done by the function: every user route requires an API key (Bearer stk_..., stored hashed), and /health must stay public. An authorizer would duplicate the key lookup.
+  #checkov:skip=CKV2_AWS_53:Proxy integration: the axum router validates every request body and parameter (typed extractors; 400, 413 or 415 with a JSON error body), so API Gateway request models would duplicate it.
   rest_api_id   = aws_api_gateway_rest_api.this.id
   resource_id   = aws_api_gateway_rest_api.this.root_resource_id
   http_method   = "ANY"
@@ -79,8 +80,8 @@ resource "aws_api_gateway_method" "root" {
 }
 
 resource "aws_api_gateway_method" "proxy" {
-  #checkov:skip=CKV_AWS_59:Authentication is done by the function: every user route requires an API key (Bearer stk_..., stored hashed), and /health and the OAuth callback must stay public. An authorizer would duplicate the key lookup.
-  #checkov:skip=CKV2_AWS_53:Proxy integration: the axum router validates every request body and parameter (typed extractors, 400/422 with a JSON error body), so API Gateway request models would duplicate it.
+  #checkov:skip=CKV_AWS_59:Authentication is done by the function: every user route requires an API key (Bearer stk_..., stored hashed), and /health must stay public. An authorizer would duplicate the key lookup.
+  #checkov:skip=CKV2_AWS_53:Proxy integration: the axum router validates every request body and parameter (typed extractors; 400, 413 or 415 with a JSON error body), so API Gateway request models would duplicate it.
   rest_api_id   = aws_api_gateway_rest_api.this.id
   resource_id   = aws_api_gateway_resource.proxy.id
   http_method   = "ANY"

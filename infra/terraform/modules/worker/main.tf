@@ -18,11 +18,11 @@ module "function" {
 
   policy_statements = [
     {
-      # Claim (conditional update), progress, finish; the active slot is freed with DeleteItem.
-      # Nightly jobs are created here like POST /sync creates them: TransactWriteItems (Put +
-      # ConditionCheck) is authorised per item action.
+      # Claim (conditional update), progress, finish. Nightly jobs are created here like POST
+      # /sync creates them: a TransactWriteItems of conditional Puts, authorised per item action
+      # (PutItem). A finished job's slot is taken over, never deleted, so DeleteItem is not granted.
       sid       = "JobsTableItems"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
       resources = [var.jobs_table_arn]
     },
     {
