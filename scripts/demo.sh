@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on the local stack: stack up, a seeded streaker in the SmashRun sandbox,
-# `stk sync --wait`, then what the database holds next to what the sandbox reports.
-# Re-runnable: a second run reuses the running sandbox, the linked user and the synced runs.
+# `stk auth login` through the real flow, `stk sync --wait`, the streak, then what the database
+# holds next to what the sandbox reports.
+# Re-runnable: a second run reuses the running sandbox, the login and the synced runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,12 +69,45 @@ stk_spawn "$STATE/api.pid" "$LOGS/api.log" "$BIN/stk-local" serve
 wait_http "$API_BASE_URL/health" "the API" "$LOGS/api.log"
 echo "demo: API and worker up on $API_BASE_URL"
 
-"$BIN/stk-local" seed --config-dir "$STK_CONFIG_DIR"
+# The runner logs in as a person would: `stk auth login --no-browser` prints SmashRun's consent
+# address, and a headless "browser" (curl) opens it and follows the sandbox's redirects back to
+# the API's /auth/callback. `stk` meanwhile polls for its key.
+if "$BIN/stk" auth status >/dev/null 2>&1; then
+  echo "demo: already logged in ($STK_CONFIG_DIR)"
+else
+  echo
+  echo "\$ stk auth login --no-browser"
+  login_out="$STATE/login.out"
+  : >"$login_out"
+  "$BIN/stk" auth login --no-browser </dev/null >"$login_out" 2>&1 &
+  login_pid=$!
+  consent=""
+  for ((i = 0; i < 100; i++)); do
+    consent="$(grep -o 'http[^ ]*/oauth2/authenticate[^ ]*' "$login_out" | head -n 1 || true)"
+    [[ -n "$consent" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$consent" ]] || { cat "$login_out" >&2; stk_die "stk auth login printed no sign-in address"; }
+  page="$(curl -sS -L --max-redirs 5 -o "$STATE/login.html" -w '%{http_code}' "$consent")" || true
+  login_status=0
+  wait "$login_pid" || login_status=$?
+  cat "$login_out"
+  [[ "$page" == 200 && "$login_status" == 0 ]] \
+    || { stk_log_tail "$LOGS/api.log"; stk_die "the login did not complete (callback page HTTP $page, stk exit $login_status)"; }
+  echo "demo: the browser was shown: $(sed -n 's:.*<p>\(.*\)</p>.*:\1:p' "$STATE/login.html" | head -n 1)"
+fi
 
 echo
 echo "\$ stk sync --wait"
 "$BIN/stk" sync --wait ${STK_DEMO_SYNC_ARGS:-}
 echo
+echo "\$ stk"
+"$BIN/stk"
+echo
 "$BIN/stk-local" check
 echo
 echo "demo done in $(stk_since "$T_START") s; stop everything with: scripts/stack.sh down"
+echo
+echo "To use stk from your own shell against this demo's API:"
+echo "  export API_BASE_URL=$API_BASE_URL STK_CONFIG_DIR=$STK_CONFIG_DIR"
+echo "  $BIN/stk sync --wait && $BIN/stk"

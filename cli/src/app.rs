@@ -9,9 +9,9 @@ use stk_protocol::{JobStatus, SyncJob, SyncRequestBody};
 use crate::cli::{
     Cli, Command, ListArgs, StartArgs, StatusArgs, SyncAction, SyncCommand, WaitArgs,
 };
-use crate::client::{ApiClient, is_insecure, parse_base_url};
+use crate::client::{ApiClient, parse_base_url};
 use crate::commands::{self, Context};
-use crate::config::{self, ConfigError, ConfigStore, KeySource};
+use crate::config::{self, ConfigError, ConfigFile, ConfigStore, KeySource};
 use crate::error::CliError;
 use crate::output::{Log, Out};
 use crate::render::{self, clean};
@@ -37,6 +37,7 @@ pub async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Records(args) => commands::records(&ctx, args, out).await,
         Command::Config(command) => commands::config(&ctx, command, out).await,
         Command::Completions(args) => commands::completions(args, out),
+        Command::Auth(auth) => crate::login::run(&ctx, auth, out).await,
         Command::Sync(sync) => run_sync(&ctx, sync, out).await,
     }
 }
@@ -67,17 +68,33 @@ pub fn connect(
     config_dir: Option<&Path>,
     log: Log,
 ) -> Result<ApiClient, CliError> {
-    let raw_url = api_url
+    let env_key = config::api_key_from_env()?;
+    let flag_url = api_url
         .filter(|url| !url.trim().is_empty())
-        .ok_or(ConfigError::NoApiUrl)?;
-    let base = parse_base_url(raw_url)?;
-    if is_insecure(&base) {
-        log.warn(format_args!(
-            "the API URL {base} uses plain http: your API key travels unencrypted; use https://"
-        ));
+        .map(parse_base_url)
+        .transpose()?;
+    // The file is read when it is needed: for the URL, or for the key.
+    let mut loaded = None;
+    if flag_url.is_none() || env_key.as_deref().is_none_or(|k| k.trim().is_empty()) {
+        loaded = match load_config(config_dir, log) {
+            Ok(loaded) => Some(loaded),
+            // Without a URL the config folder was only a place to look for one.
+            Err(ConfigError::NoConfigDir) if flag_url.is_none() => {
+                return Err(ConfigError::NoApiUrl.into());
+            }
+            Err(err) => return Err(err.into()),
+        };
     }
-    let (key, source) = config::resolve_api_key(config::api_key_from_env()?, || {
-        ConfigStore::locate(config_dir)
+    let base = match flag_url {
+        Some(base) => base,
+        None => {
+            let default_url = loaded.as_ref().and_then(|(_, c)| c.api_url.as_deref());
+            parse_base_url(default_url.ok_or(ConfigError::NoApiUrl)?)?
+        }
+    };
+    let (key, source) = config::resolve_api_key(env_key, &base, || match loaded {
+        Some(loaded) => Ok(loaded),
+        None => load_config(config_dir, log),
     })?;
     match &source {
         KeySource::Env => log.debug(format_args!("API key from {}", config::API_KEY_ENV)),
@@ -93,6 +110,24 @@ pub fn connect(
     }
     log.debug(format_args!("API at {base}"));
     ApiClient::new(base, &key, source, log)
+}
+
+/// Reads `config.json`, rewriting a file of an older `stk` (or of the Python CLI) in the current
+/// form and saying what changed.
+pub fn load_config(
+    config_dir: Option<&Path>,
+    log: Log,
+) -> Result<(ConfigStore, ConfigFile), ConfigError> {
+    let store = ConfigStore::locate(config_dir)?;
+    let mut config = store.load()?;
+    let notes = config.migrate();
+    if !notes.is_empty() {
+        store.save(&config)?;
+        for note in notes {
+            log.warn(format_args!("updated {}: {note}", store.path().display()));
+        }
+    }
+    Ok((store, config))
 }
 
 /// `stk sync`: queue a job, then return or (`--wait`) follow it to the end.

@@ -87,6 +87,8 @@ pub enum Command {
     Monthly(MonthlyArgs),
     /// Your records: longest run, fastest pace, best month, best week
     Records(JsonArgs),
+    /// Link your SmashRun account and get an API key, see who you are logged in as, log out
+    Auth(AuthCommand),
     /// Sync your SmashRun activities into your run store, and follow sync jobs
     Sync(SyncCommand),
     /// Show or change your settings: time zone, streak minimum, units
@@ -101,6 +103,37 @@ impl Command {
     pub fn default_command() -> Self {
         Self::Streak(JsonArgs { json: false })
     }
+}
+
+#[derive(Debug, Args)]
+pub struct AuthCommand {
+    #[command(subcommand)]
+    pub action: AuthAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthAction {
+    /// Sign in with SmashRun in the browser; the API key is kept for this API only
+    Login(LoginArgs),
+    /// Who this API knows you as, your SmashRun link and its health
+    Status(JsonArgs),
+    /// Revoke the API key (and forget it here)
+    Logout(LogoutArgs),
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LoginArgs {
+    /// Do not open a browser: print the address to open on any device (a phone too), and accept
+    /// the code from the address SmashRun sends you back to, pasted here
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LogoutArgs {
+    /// Revoke every key of your account, on every machine
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, Copy, Args)]

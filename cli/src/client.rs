@@ -7,8 +7,9 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use stk_protocol::{
-    ErrorBody, IDEMPOTENCY_KEY_HEADER, IsoDate, MonthlyTotals, Records, RunList, Settings,
-    SettingsPatch, Stats, StreakSummary, SyncJob, SyncJobList, SyncRequestBody,
+    ErrorBody, IDEMPOTENCY_KEY_HEADER, IsoDate, IssuedKey, KeyPickup, Linked, LoggedOut,
+    LoginSession, LoginSessionRequest, LogoutRequest, ManualCallback, Me, MonthlyTotals, Records,
+    RunList, Settings, SettingsPatch, Stats, StreakSummary, SyncJob, SyncJobList, SyncRequestBody,
 };
 
 use crate::config::{ApiKey, ConfigError, KeySource};
@@ -38,6 +39,11 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("remove the user name and password"));
+    }
+    if is_insecure(&url) {
+        return Err(bad(
+            "plain http:// would send your API key unencrypted, and is allowed only to this machine (localhost, 127.0.0.1, [::1]): use https://",
+        ));
     }
     Ok(url)
 }
@@ -92,14 +98,21 @@ impl RunsQuery {
     }
 }
 
-/// The API, authenticated with one API key.
+/// The API, authenticated with one API key (or with none, to log in).
 #[derive(Debug)]
 pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
-    auth: HeaderValue,
+    auth: Option<HeaderValue>,
     key_source: KeySource,
     log: Log,
+}
+
+/// What `POST /auth/sessions/{id}/token` answered.
+#[derive(Debug)]
+pub enum PickupAnswer {
+    Pending,
+    Issued(IssuedKey),
 }
 
 impl ApiClient {
@@ -111,6 +124,20 @@ impl ApiClient {
         let mut auth = HeaderValue::try_from(format!("Bearer {}", key.expose()))
             .map_err(|_| ConfigError::ApiKeyUnsendable(source_name))?;
         auth.set_sensitive(true);
+        Self::build(base, Some(auth), key_source, log)
+    }
+
+    /// A client that sends no key: for the login routes, which hand one out.
+    pub fn anonymous(base: Url, log: Log) -> Result<Self, CliError> {
+        Self::build(base, None, KeySource::Env, log)
+    }
+
+    fn build(
+        base: Url,
+        auth: Option<HeaderValue>,
+        key_source: KeySource,
+        log: Log,
+    ) -> Result<Self, CliError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("stk/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
@@ -226,6 +253,65 @@ impl ApiClient {
         self.decode("PATCH /settings", status, &bytes, None)
     }
 
+    /// `POST /auth/sessions`: opens a login session.
+    pub async fn open_login(
+        &self,
+        request: &LoginSessionRequest,
+    ) -> Result<LoginSession, CliError> {
+        self.post_json(&["auth", "sessions"], request).await
+    }
+
+    /// `POST /auth/sessions/{id}/token`: the key, once the runner has signed in.
+    pub async fn pickup(&self, id: &str, request: &KeyPickup) -> Result<PickupAnswer, CliError> {
+        let url = self.endpoint(&["auth", "sessions", id, "token"]);
+        let what = "POST /auth/sessions/{id}/token";
+        let (status, bytes) = self
+            .send(
+                Method::POST,
+                &url,
+                self.http.post(url.clone()).json(request),
+            )
+            .await?;
+        if status == StatusCode::ACCEPTED {
+            return Ok(PickupAnswer::Pending);
+        }
+        self.decode(what, status, &bytes, None)
+            .map(PickupAnswer::Issued)
+    }
+
+    /// `POST /auth/callback`: a code pasted by hand.
+    pub async fn manual_callback(&self, request: &ManualCallback) -> Result<Linked, CliError> {
+        self.post_json(&["auth", "callback"], request).await
+    }
+
+    /// `POST /auth/logout`.
+    pub async fn logout(&self, all: bool) -> Result<LoggedOut, CliError> {
+        self.post_json(&["auth", "logout"], &LogoutRequest { all })
+            .await
+    }
+
+    /// `GET /me`.
+    pub async fn me(&self) -> Result<Me, CliError> {
+        self.get(&["me"], &[]).await
+    }
+
+    async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, CliError> {
+        let url = self.endpoint(segments);
+        let (status, bytes) = self
+            .send(Method::POST, &url, self.http.post(url.clone()).json(body))
+            .await?;
+        self.decode(
+            &format!("POST /{}", segments.join("/")),
+            status,
+            &bytes,
+            None,
+        )
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
@@ -264,8 +350,11 @@ impl ApiClient {
         let what = format!("{method} {}", url.path());
         self.log.debug(format_args!("{method} {url}"));
         let started = Instant::now();
+        let request = match &self.auth {
+            Some(auth) => request.header(AUTHORIZATION, auth.clone()),
+            None => request,
+        };
         let response = request
-            .header(AUTHORIZATION, self.auth.clone())
             .send()
             .await
             .map_err(|err| self.transport_error(&what, err))?;
@@ -447,7 +536,7 @@ mod tests {
 
     #[test]
     fn plain_http_is_flagged_unless_local() {
-        let insecure = |s: &str| is_insecure(&parse_base_url(s).unwrap());
+        let insecure = |s: &str| is_insecure(&Url::parse(s).unwrap());
         assert!(insecure("http://api.example.com"));
         assert!(!insecure("https://api.example.com"));
         assert!(!insecure("http://localhost:3000"));

@@ -12,13 +12,17 @@
 //! Other keys may exist (written by newer or older versions of `stk`); they are kept as they are
 //! when the file is rewritten. The file is written atomically with mode 0600 in a 0700 directory.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
+
+use crate::client::parse_base_url;
 use serde_json::{Map, Value};
 
 /// Name of the environment variable that overrides the configured API key (for CI and scripts).
@@ -69,6 +73,14 @@ pub enum KeySource {
 /// The contents of `config.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigFile {
+    /// One entry per API, by base URL: the key that API issued.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apis: BTreeMap<String, ApiEntry>,
+    /// The API to use when neither `--api-url` nor `API_BASE_URL` names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// An early `stk`'s key, bound to no API: never sent; bound by [`ConfigFile::migrate`] when
+    /// the file says which API it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<ApiKey>,
     /// `mi` or `km`: the units the views show when `--units` and `STK_UNITS` do not say.
@@ -78,6 +90,83 @@ pub struct ConfigFile {
     /// Keys this version does not know; written back unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// What `config.json` keeps for one API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKey>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The Python CLI's names in `config.json`.
+const PYTHON_API_URL: &str = "api_base_url";
+const PYTHON_USER_ID: &str = "user_id";
+
+impl ConfigFile {
+    /// The key the API at `base` issued, if this file holds one. Entries are compared as
+    /// parsed URLs, so a trailing slash or the host's case does not matter.
+    pub fn key_for(&self, base: &Url) -> Option<ApiKey> {
+        self.apis
+            .iter()
+            .filter(|(url, _)| parse_base_url(url).is_ok_and(|url| url == *base))
+            .find_map(|(_, entry)| entry.api_key.clone().and_then(|k| ApiKey::new(k.0)))
+    }
+
+    /// Stores `key` for the API at `base`, replacing the one it had.
+    pub fn set_key(&mut self, base: &Url, key: ApiKey) {
+        self.apis
+            .retain(|url, _| parse_base_url(url).map_or(true, |url| url != *base));
+        self.apis.insert(
+            base.as_str().trim_end_matches('/').to_owned(),
+            ApiEntry {
+                api_key: Some(key),
+                ..ApiEntry::default()
+            },
+        );
+    }
+
+    /// Forgets the key of the API at `base`.
+    pub fn remove_key(&mut self, base: &Url) {
+        self.apis
+            .retain(|url, _| parse_base_url(url).map_or(true, |url| url != *base));
+    }
+
+    /// Rewrites an older file in the current form. Returns what changed, one note each, for
+    /// the user (empty when the file was already current).
+    pub fn migrate(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(legacy) = self.extra.remove(PYTHON_API_URL) {
+            match legacy {
+                Value::String(url) if self.api_url.is_none() && !url.trim().is_empty() => {
+                    notes.push(format!(
+                        "the Python CLI's `{PYTHON_API_URL}` is now `api_url`"
+                    ));
+                    self.api_url = Some(url.trim().to_owned());
+                }
+                _ => notes.push(format!("dropped the Python CLI's `{PYTHON_API_URL}`")),
+            }
+        }
+        if self.extra.remove(PYTHON_USER_ID).is_some() {
+            notes.push(format!(
+                "dropped the Python CLI's `{PYTHON_USER_ID}`: the API knows you by your key"
+            ));
+        }
+        let bindable = self
+            .api_url
+            .as_deref()
+            .and_then(|url| parse_base_url(url).ok());
+        if let (Some(key), Some(base)) = (self.api_key.clone(), bindable)
+            && self.key_for(&base).is_none()
+        {
+            notes.push(format!("the API key is now kept for {base} only"));
+            self.set_key(&base, key);
+            self.api_key = None;
+        }
+        notes
+    }
 }
 
 /// Everything that can go wrong with configuration. All of these exit with code 3.
@@ -103,8 +192,8 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
-    #[error("no API key configured: run `stk auth login`")]
-    NoApiKey,
+    #[error("not logged in to {url}: run `stk auth login` (a key is sent only to the API that issued it){}", if *.unbound_key { "; the key in config.json names no API and is never sent" } else { "" })]
+    NotLoggedIn { url: String, unbound_key: bool },
     #[error("{API_KEY_ENV} is not valid UTF-8 text: set it to the key `stk auth login` printed")]
     ApiKeyNotText,
     #[error(
@@ -246,22 +335,24 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-/// The API key to use: `STK_API_KEY` when set and not empty (`env_key`), else the one in the
-/// config file. The config directory is only located when the file is needed.
+/// The key to send to the API at `base`: `STK_API_KEY` when set and not empty (`env_key`: the
+/// caller's explicit choice), else the one `config` keeps for that API.
 pub fn resolve_api_key(
     env_key: Option<String>,
-    locate: impl FnOnce() -> Result<ConfigStore, ConfigError>,
+    base: &Url,
+    config: impl FnOnce() -> Result<(ConfigStore, ConfigFile), ConfigError>,
 ) -> Result<(ApiKey, KeySource), ConfigError> {
     if let Some(key) = env_key.and_then(ApiKey::new) {
         return Ok((key, KeySource::Env));
     }
-    let store = locate()?;
-    store
-        .load()?
-        .api_key
-        .and_then(|key| ApiKey::new(key.0))
-        .map(|key| (key, KeySource::File(store.path())))
-        .ok_or(ConfigError::NoApiKey)
+    let (store, config) = config()?;
+    match config.key_for(base) {
+        Some(key) => Ok((key, KeySource::File(store.path()))),
+        None => Err(ConfigError::NotLoggedIn {
+            url: base.as_str().trim_end_matches('/').to_owned(),
+            unbound_key: config.api_key.is_some(),
+        }),
+    }
 }
 
 /// The permission bits of the file at `path` when group or others may read or write it.
@@ -405,27 +496,129 @@ mod tests {
         assert!(err.to_string().contains("config.json"), "{err}");
     }
 
+    fn url(text: &str) -> Url {
+        parse_base_url(text).unwrap()
+    }
+
     #[test]
     fn env_key_overrides_the_file_and_empty_values_do_not_count() {
         let tmp = tempfile::tempdir().unwrap();
         let store = ConfigStore::new(tmp.path());
-        fs::write(store.path(), r#"{"api_key": "stk_file"}"#).unwrap();
+        let api = url("https://api.example.com/prod");
+        fs::write(
+            store.path(),
+            r#"{"apis": {"https://api.example.com/prod/": {"api_key": "stk_file"}}}"#,
+        )
+        .unwrap();
+        let located = || Ok((store.clone(), store.load()?));
 
-        let located = || Ok(store.clone());
-
-        // The env key wins, and the config directory is not even looked for.
-        let (key, source) =
-            resolve_api_key(Some("stk_env\n".into()), || Err(ConfigError::NoConfigDir)).unwrap();
+        // The env key wins, and the config file is not even looked for.
+        let (key, source) = resolve_api_key(Some("stk_env\n".into()), &api, || {
+            Err(ConfigError::NoConfigDir)
+        })
+        .unwrap();
         assert_eq!(key.expose(), "stk_env");
         assert_eq!(source, KeySource::Env);
 
-        let (key, source) = resolve_api_key(Some("  ".into()), located).unwrap();
+        let (key, source) = resolve_api_key(Some("  ".into()), &api, located).unwrap();
         assert_eq!(key.expose(), "stk_file");
         assert_eq!(source, KeySource::File(store.path()));
 
-        fs::write(store.path(), r#"{"api_key": "", "other": 1}"#).unwrap();
-        let err = resolve_api_key(None, located).unwrap_err();
-        assert!(matches!(err, ConfigError::NoApiKey));
+        fs::write(
+            store.path(),
+            r#"{"apis": {"https://api.example.com/prod": {"api_key": ""}}}"#,
+        )
+        .unwrap();
+        let err = resolve_api_key(None, &api, located).unwrap_err();
+        assert!(matches!(err, ConfigError::NotLoggedIn { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_key_is_given_only_to_the_api_that_issued_it() {
+        let mut config = ConfigFile::default();
+        config.set_key(
+            &url("https://api.example.com/prod"),
+            ApiKey::new("stk_a").unwrap(),
+        );
+        assert_eq!(
+            config
+                .key_for(&url("https://API.example.com/prod/"))
+                .unwrap()
+                .expose(),
+            "stk_a"
+        );
+        for other in [
+            "https://api.example.com",
+            "https://api.example.com/prod/v2",
+            "https://api.example.com:8443/prod",
+            "https://capture.example.net/prod",
+            "http://127.0.0.1:9/prod",
+        ] {
+            assert!(config.key_for(&url(other)).is_none(), "{other}");
+        }
+        let err = resolve_api_key(None, &url("https://capture.example.net"), || {
+            Ok((ConfigStore::new("/nowhere"), config.clone()))
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not logged in to https://capture.example.net: run `stk auth login` (a key is sent only to the API that issued it)"
+        );
+    }
+
+    #[test]
+    fn the_python_clis_config_is_migrated() {
+        let mut config: ConfigFile = serde_json::from_str(
+            r#"{"api_base_url": "https://api.example.com/prod", "user_id": "u-1", "theme": "dark"}"#,
+        )
+        .unwrap();
+        let notes = config.migrate();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(
+            config.api_url.as_deref(),
+            Some("https://api.example.com/prod")
+        );
+        let written = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!({"api_url": "https://api.example.com/prod", "theme": "dark"})
+        );
+        assert!(config.migrate().is_empty(), "a current file is left alone");
+    }
+
+    #[test]
+    fn an_unbound_key_is_bound_only_when_the_file_names_its_api() {
+        let mut alone: ConfigFile = serde_json::from_str(r#"{"api_key": "stk_old"}"#).unwrap();
+        assert!(alone.migrate().is_empty());
+        assert!(alone.apis.is_empty() && alone.api_key.is_some());
+
+        let mut named: ConfigFile = serde_json::from_str(
+            r#"{"api_key": "stk_old", "api_base_url": "https://api.example.com"}"#,
+        )
+        .unwrap();
+        named.migrate();
+        assert!(named.api_key.is_none());
+        assert_eq!(
+            named
+                .key_for(&url("https://api.example.com"))
+                .unwrap()
+                .expose(),
+            "stk_old"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_but_to_this_machine() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/x",
+            "http://[::1]:2",
+            "https://a.example",
+        ] {
+            assert!(parse_base_url(ok).is_ok(), "{ok}");
+        }
+        let err = parse_base_url("http://api.example.com/prod").unwrap_err();
+        assert!(err.to_string().contains("use https://"), "{err}");
     }
 
     #[test]

@@ -106,6 +106,12 @@ pub enum CliError {
     )]
     Interrupted { id: String },
 
+    #[error("the login was not finished in time: run `stk auth login` again")]
+    LoginExpired,
+
+    #[error("login cancelled: nothing was saved")]
+    LoginCancelled,
+
     #[error("could not write the output: {0}")]
     Output(#[source] io::Error),
 
@@ -135,13 +141,14 @@ impl CliError {
             Self::Unauthorized { .. }
             | Self::JobNotFound { .. }
             | Self::NoJobs
+            | Self::LoginExpired
             | Self::Refused { .. } => Exit::Refused,
             Self::ServerFailed { .. }
             | Self::Unreachable { .. }
             | Self::Timeout { .. }
             | Self::BadAnswer { .. } => Exit::Unavailable,
             Self::GaveUp { last, .. } => last.exit_code(),
-            Self::Interrupted { .. } => Exit::Interrupted,
+            Self::Interrupted { .. } | Self::LoginCancelled => Exit::Interrupted,
         }
     }
 
@@ -195,7 +202,11 @@ mod tests {
     fn codes_by_kind() {
         assert_eq!(CliError::NoJobs.exit_code(), Exit::Refused);
         assert_eq!(
-            CliError::Config(ConfigError::NoApiKey).exit_code(),
+            CliError::Config(ConfigError::NotLoggedIn {
+                url: "https://api.example.com".into(),
+                unbound_key: false
+            })
+            .exit_code(),
             Exit::Config
         );
         assert_eq!(CliError::BrokenPipe.exit_code(), Exit::Success);

@@ -46,6 +46,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod format;
+pub mod login;
 pub mod output;
 pub mod render;
 pub mod table;

@@ -285,7 +285,7 @@ fn list_prints_an_aligned_table() {
 fn a_refused_key_exits_4_and_says_what_to_do() {
     let stub = Stub::start();
     let sandbox = Sandbox::empty();
-    sandbox.write_config(r#"{"api_key": "stk_wrong"}"#);
+    sandbox.write_config(&support::key_config(&stub.url, "stk_wrong"));
     let run = exec(&mut sandbox.stk(&stub.url), &["sync", "list"]);
     run.assert_code(4).stderr_has(
         "error: the API key was refused: run `stk auth login` (or check STK_CONFIG_DIR) (request id req-401)\n",
@@ -383,8 +383,10 @@ fn missing_configuration_exits_3() {
     // No config file.
     let sandbox = Sandbox::empty();
     let run = exec(&mut sandbox.stk(&stub.url), &["sync"]);
-    run.assert_code(3)
-        .stderr_has("error: no API key configured: run `stk auth login`\n");
+    run.assert_code(3).stderr_has(&format!(
+        "error: not logged in to {}: run `stk auth login`",
+        stub.url.trim_end_matches('/')
+    ));
 
     // No HOME, no STK_CONFIG_DIR, no XDG_CONFIG_HOME.
     let run = exec(sandbox.bare_stk().env("API_BASE_URL", &stub.url), &["sync"]);
@@ -421,7 +423,7 @@ fn the_config_dir_defaults_to_xdg_then_home() {
     std::fs::create_dir_all(home.join(".config/stk")).unwrap();
     std::fs::write(
         home.join(".config/stk/config.json"),
-        format!(r#"{{"api_key":"{KEY}"}}"#),
+        support::key_config(&stub.url, KEY),
     )
     .unwrap();
     support::set_mode(&home.join(".config/stk/config.json"), 0o600);
@@ -436,7 +438,7 @@ fn the_config_dir_defaults_to_xdg_then_home() {
     let xdg = sandbox.tmp.path().join("xdg");
     exec(command().env("XDG_CONFIG_HOME", &xdg), &["sync", "list"])
         .assert_code(3)
-        .stderr_has("no API key configured");
+        .stderr_has("not logged in to");
 }
 
 #[test]
@@ -472,7 +474,8 @@ fn stk_api_key_overrides_the_config() {
 #[test]
 fn dot_env_supplies_the_api_url_and_the_environment_wins() {
     let stub = Stub::start();
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::empty();
+    sandbox.write_config(&support::key_config(&stub.url, KEY));
     std::fs::write(
         sandbox.work_dir().join(".env"),
         format!("API_BASE_URL={}/\n", stub.url),
@@ -483,15 +486,18 @@ fn dot_env_supplies_the_api_url_and_the_environment_wins() {
     exec(&mut command, &["sync", "list"]).assert_code(0);
     assert_eq!(stub.requests().len(), 1);
 
-    let run = exec(&mut sandbox.stk(&unused_url()), &["sync", "list"]);
-    run.assert_code(5);
+    let other = unused_url();
+    let run = exec(&mut sandbox.stk(&other), &["sync", "list"]);
+    run.assert_code(3)
+        .stderr_has(&format!("not logged in to {other}"));
     assert_eq!(stub.requests().len(), 1, "the environment's URL was used");
 }
 
 #[test]
 fn api_url_flag_and_trailing_slash() {
     let stub = Stub::start();
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::empty();
+    sandbox.write_config(&support::key_config(&stub.url, KEY));
     let url = format!("{}/", stub.url);
     exec(
         &mut sandbox.stk(&unused_url()),
@@ -619,4 +625,79 @@ fn ctrl_c_stops_waiting_and_says_the_job_keeps_running() {
     run.assert_code(130)
         .stderr_has("stopped waiting: sync job-long keeps running on the server\n")
         .stderr_has("follow it with: stk sync status job-long --wait\n");
+}
+
+/// A key is sent only to the API that issued it: a `.env` or `--api-url` naming another API
+/// (here a capture server) gets no request at all, let alone the key.
+#[test]
+fn a_key_is_never_sent_to_another_api() {
+    let issuer = Stub::start();
+    let capture = Stub::start();
+    let sandbox = Sandbox::empty();
+    sandbox.write_config(&support::key_config(&issuer.url, KEY));
+
+    std::fs::write(
+        sandbox.work_dir().join(".env"),
+        format!("API_BASE_URL={}\n", capture.url),
+    )
+    .unwrap();
+    let mut from_dot_env = sandbox.stk("");
+    from_dot_env.env_remove("API_BASE_URL");
+    exec(&mut from_dot_env, &["sync", "list"])
+        .assert_code(3)
+        .stderr_has(&format!("not logged in to {}", capture.url));
+
+    exec(
+        &mut sandbox.stk(&issuer.url),
+        &["streak", "--api-url", &capture.url],
+    )
+    .assert_code(3)
+    .stderr_has("a key is sent only to the API that issued it");
+    assert!(
+        capture.requests().is_empty(),
+        "the capture server got nothing"
+    );
+
+    // The issuer still gets it.
+    exec(&mut sandbox.stk(&issuer.url), &["sync", "list"]).assert_code(0);
+    assert_eq!(
+        issuer.requests()[0].authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+}
+
+#[test]
+fn plain_http_to_another_machine_is_refused() {
+    let sandbox = Sandbox::new();
+    exec(
+        &mut sandbox.stk("http://api.example.com/prod"),
+        &["sync", "list"],
+    )
+    .assert_code(3)
+    .stderr_has("is allowed only to this machine")
+    .stderr_has("use https://");
+}
+
+/// The Python CLI's `config.json` names the API and the user; it is rewritten in the new form
+/// (the API remembered as the default, the user id dropped) and the runner is told to log in.
+#[test]
+fn the_python_clis_config_is_migrated() {
+    let stub = Stub::start();
+    let sandbox = Sandbox::empty();
+    sandbox.write_config(&format!(
+        r#"{{"api_base_url": "{}", "user_id": "5b0c"}}"#,
+        stub.url
+    ));
+    let mut command = sandbox.stk("");
+    command.env_remove("API_BASE_URL");
+    exec(&mut command, &["sync", "list"])
+        .assert_code(3)
+        .stderr_has("the Python CLI's `api_base_url` is now `api_url`")
+        .stderr_has(&format!("not logged in to {}", stub.url));
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.config_dir().join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved, serde_json::json!({ "api_url": stub.url }));
+    assert!(stub.requests().is_empty());
 }

@@ -395,7 +395,11 @@ fn a_refused_setting_exits_4_with_the_servers_message() {
 #[test]
 fn units_are_saved_locally_and_flags_win() {
     let stub = stub_with_views();
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::empty();
+    let mut config: Value =
+        serde_json::from_str(&support::key_config(&stub.url, support::KEY)).unwrap();
+    config["theme"] = "dark".into();
+    sandbox.write_config(&config.to_string());
     let run = exec(
         sandbox
             .bare_stk()
@@ -408,7 +412,11 @@ fn units_are_saved_locally_and_flags_win() {
     )
     .unwrap();
     assert_eq!(saved["units"], "km");
-    assert_eq!(saved["api_key"], support::KEY, "the key is kept");
+    assert_eq!(
+        saved["apis"][stub.url.trim_end_matches('/')]["api_key"],
+        support::KEY,
+        "the key is kept"
+    );
     assert_eq!(saved["theme"], "dark", "unknown keys are kept");
     assert!(stub.requests().is_empty(), "units never reach the API");
 
@@ -424,10 +432,10 @@ fn units_are_saved_locally_and_flags_win() {
         .stdout_has("units           km (from config.json)\n");
 
     // Odd units in the file are warned about, not fatal.
-    sandbox.write_config(&format!(
-        r#"{{"api_key": "{}", "units": "furlongs"}}"#,
-        support::KEY
-    ));
+    let mut odd: Value =
+        serde_json::from_str(&support::key_config(&stub.url, support::KEY)).unwrap();
+    odd["units"] = "furlongs".into();
+    sandbox.write_config(&odd.to_string());
     exec(&mut stk(&sandbox, &stub), &["stats"])
         .assert_code(0)
         .stdout_has(" mi\n")
@@ -485,7 +493,7 @@ fn view_errors_use_the_usual_exit_codes() {
         .stderr_has("could not read the API's answer to GET /records");
 
     let wrong_key = Sandbox::empty();
-    wrong_key.write_config(r#"{"api_key": "stk_wrong"}"#);
+    wrong_key.write_config(&support::key_config(&stub.url, "stk_wrong"));
     exec(&mut stk(&wrong_key, &stub), &["streak"])
         .assert_code(4)
         .stderr_has("the API key was refused");

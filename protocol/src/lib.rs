@@ -1,9 +1,14 @@
 //! The HTTP API's wire contract, compiled into both the server and the `stk` client so that the two
 //! cannot drift. Serde only: no I/O, no framework.
 
+mod auth;
 mod date;
 mod views;
 
+pub use auth::{
+    IssuedKey, KeyInfo, KeyPickup, Linked, LoggedOut, LoginPending, LoginPendingStatus,
+    LoginSession, LoginSessionRequest, LogoutRequest, ManualCallback, Me, SmashrunLink,
+};
 pub use date::{DateError, IsoDate};
 use serde::{Deserialize, Serialize};
 pub use views::{

@@ -358,16 +358,24 @@ pub fn failed_job(id: &str) -> SyncJob {
     failed
 }
 
-/// A temporary working directory and config directory holding a 0600 config with [`KEY`].
+/// `config.json` text holding `key` for the API at `url` only.
+pub fn key_config(url: &str, key: &str) -> String {
+    serde_json::json!({ "apis": { url.trim_end_matches('/'): { "api_key": key } } }).to_string()
+}
+
+/// A temporary working directory and config directory holding a 0600 config with [`KEY`] for
+/// whichever API a command is pointed at (keys are kept per API).
 #[derive(Debug)]
 pub struct Sandbox {
     pub tmp: tempfile::TempDir,
+    key_for_any_api: std::cell::Cell<bool>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         let sandbox = Self::empty();
-        sandbox.write_config(&format!(r#"{{"api_key": "{KEY}", "theme": "dark"}}"#));
+        sandbox.write_config(r#"{"theme": "dark"}"#);
+        sandbox.key_for_any_api.set(true);
         sandbox
     }
 
@@ -375,7 +383,22 @@ impl Sandbox {
     pub fn empty() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("work")).unwrap();
-        Self { tmp }
+        Self {
+            tmp,
+            key_for_any_api: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Adds [`KEY`] for the API at `url` to the config file, keeping what else it holds.
+    fn bind_key(&self, url: &str) {
+        let path = self.config_dir().join("config.json");
+        let mut config: serde_json::Value = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        config["apis"][url.trim_end_matches('/')] = serde_json::json!({ "api_key": KEY });
+        // Rewritten in place, so a mode a test gave the file stays.
+        std::fs::write(&path, config.to_string()).unwrap();
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -386,7 +409,9 @@ impl Sandbox {
         self.tmp.path().join("work")
     }
 
+    /// Writes exactly this config (no key is added for the API a command is pointed at).
     pub fn write_config(&self, text: &str) {
+        self.key_for_any_api.set(false);
         std::fs::create_dir_all(self.config_dir()).unwrap();
         let path = self.config_dir().join("config.json");
         std::fs::write(&path, text).unwrap();
@@ -395,6 +420,9 @@ impl Sandbox {
 
     /// `stk` with a clean environment: only the config dir and the API URL.
     pub fn stk(&self, api_url: &str) -> Command {
+        if self.key_for_any_api.get() {
+            self.bind_key(api_url);
+        }
         let mut command = self.bare_stk();
         command
             .env("STK_CONFIG_DIR", self.config_dir())

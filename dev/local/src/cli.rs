@@ -12,9 +12,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::stack_env::{Checkout, StackEnv};
-use crate::{
-    Poller, PollerSettings, ResourceNames, SecretValues, provision, seed_user, write_cli_config,
-};
+use crate::{Poller, PollerSettings, ResourceNames, SecretValues, provision};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +28,15 @@ pub struct Args {
         global = true
     )]
     sandbox_url: String,
+    /// The API's address as runners reach it: SmashRun's redirect URI (stored in the SmashRun
+    /// secret) is its `/auth/callback`.
+    #[arg(
+        long,
+        env = "API_BASE_URL",
+        default_value = "http://127.0.0.1:25433",
+        global = true
+    )]
+    api_url: String,
     /// The checkout whose local stack (`.stack/env`) to use [default: the one the working
     /// directory is in].
     #[arg(long, env = crate::stack_env::CHECKOUT_VAR, value_name = "DIR", global = true)]
@@ -52,12 +59,6 @@ enum Command {
         #[arg(long, env = "STK_VISIBILITY_TIMEOUT_SECS", default_value_t = 30)]
         visibility_timeout: u64,
     },
-    /// Link the sandbox's runner through OAuth and write an API key into the CLI's config.
-    Seed {
-        /// The CLI's configuration folder to write the key into.
-        #[arg(long, env = "STK_CONFIG_DIR")]
-        config_dir: PathBuf,
-    },
     /// Fire the nightly schedule now: queue a sync for every linked user (the worker of
     /// `stk-local serve` then runs them).
     Schedule,
@@ -76,8 +77,11 @@ enum Command {
     },
 }
 
-fn secret_values(env: &StackEnv) -> anyhow::Result<SecretValues> {
+/// The secrets as an operator stores them; SmashRun sends the browser back to the API at
+/// `api_url` (what `stk-local serve` listens on).
+fn secret_values(env: &StackEnv, api_url: &str) -> anyhow::Result<SecretValues> {
     Ok(SecretValues {
+        smashrun_redirect_uri: format!("{}/auth/callback", api_url.trim_end_matches('/')),
         smashrun_client_id: env.get_or("SANDBOX_CLIENT_ID", "sandbox-client").to_owned(),
         smashrun_client_secret: env
             .get_or("SANDBOX_CLIENT_SECRET", "sandbox-secret")
@@ -85,6 +89,16 @@ fn secret_values(env: &StackEnv) -> anyhow::Result<SecretValues> {
         supabase_url: env.get("SUPABASE_URL")?.to_owned(),
         supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY")?.to_owned(),
     })
+}
+
+/// What API Gateway puts behind one address: `/auth/*` goes to the auth function, the rest to
+/// the API function. Locally one server serves both routers.
+pub fn local_router(adapters: &Adapters) -> axum::Router {
+    stk_api::serve(
+        stk_api::routes(stk_api::AppState::from_adapters(adapters)).merge(stk_auth::routes(
+            stk_auth::AuthState::from_adapters(adapters),
+        )),
+    )
 }
 
 /// Settings as Terraform would set them, pointed at the local resources and the sandbox.
@@ -106,18 +120,18 @@ pub fn local_settings(
     })?)
 }
 
-async fn adapters(
-    env: &StackEnv,
-    sandbox_url: &str,
-    visibility: Duration,
-) -> anyhow::Result<Adapters> {
+async fn adapters(env: &StackEnv, args: &Args, visibility: Duration) -> anyhow::Result<Adapters> {
+    let sandbox_url = args.sandbox_url.as_str();
     let aws = env.aws().await?;
     let names = ResourceNames::defaults();
-    let provisioned = provision(&aws, &names, &secret_values(env)?, visibility)
-        .await
-        .context(
-            "failed to provision the local AWS resources (is moto up? `scripts/stack.sh up`)",
-        )?;
+    let provisioned = provision(
+        &aws,
+        &names,
+        &secret_values(env, &args.api_url)?,
+        visibility,
+    )
+    .await
+    .context("failed to provision the local AWS resources (is moto up? `scripts/stack.sh up`)")?;
     let settings = local_settings(&names, &provisioned.queue_url, sandbox_url)?;
     Ok(Adapters::build(settings, &aws)?)
 }
@@ -126,67 +140,52 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("failed to read the working directory")?;
     let checkout = Checkout::discover(args.checkout.as_deref(), &cwd)?;
     let env = StackEnv::load(checkout, std::env::vars());
-    if let Command::Stack = args.command {
+    if let Command::Stack = &args.command {
         println!("{env}");
         return Ok(());
     }
     eprintln!("stk-local: using {env}");
-    match args.command {
+    match &args.command {
         Command::Stack => {}
         Command::Provision => {
-            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
+            let adapters = adapters(&env, &args, Duration::from_secs(30)).await?;
             println!("provisioned: queue {}", adapters.settings.queue_url);
         }
         Command::Serve {
             addr,
             visibility_timeout,
         } => {
-            let adapters = adapters(
-                &env,
-                &args.sandbox_url,
-                Duration::from_secs(visibility_timeout),
-            )
-            .await?;
-            serve(&env, adapters, &addr).await?;
-        }
-        Command::Seed { config_dir } => {
-            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
-            let api = env.get_or("API_BASE_URL", "http://127.0.0.1:25433");
-            let seeded = seed_user(
-                &adapters,
-                &format!("{}/auth/callback", api.trim_end_matches('/')),
-            )
-            .await?;
-            write_cli_config(&config_dir, &seeded.api_key)?;
-            println!(
-                "linked smashrun runner {} as user {}; api key {}… written to {}",
-                seeded.smashrun_user_id,
-                seeded.user_id,
-                seeded.api_key.prefix(),
-                config_dir.join("config.json").display()
-            );
+            let adapters = adapters(&env, &args, Duration::from_secs(*visibility_timeout)).await?;
+            serve(&env, adapters, addr).await?;
         }
         Command::Schedule => {
-            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
+            let adapters = adapters(&env, &args, Duration::from_secs(30)).await?;
             let report = stk_scheduler::Scheduler::from_adapters(&adapters)
                 .run()
                 .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        Command::Check => check(&env, &args.sandbox_url).await?,
+        Command::Check => check(&env, &args).await?,
         Command::BenchScheduler { users } => {
-            crate::bench_scheduler::bench_scheduler(&env, &secret_values(&env)?, users).await?;
+            crate::bench_scheduler::bench_scheduler(
+                &env,
+                &secret_values(&env, &args.api_url)?,
+                *users,
+            )
+            .await?;
         }
         Command::BenchReads { calls } => {
-            let adapters = adapters(&env, &args.sandbox_url, Duration::from_secs(30)).await?;
-            crate::bench::bench_reads(&adapters, calls.max(1)).await?;
+            let adapters = adapters(&env, &args, Duration::from_secs(30)).await?;
+            crate::bench::bench_reads(&adapters, (*calls).max(1)).await?;
         }
     }
     Ok(())
 }
 
 async fn serve(env: &StackEnv, adapters: Adapters, addr: &str) -> anyhow::Result<()> {
-    let router = stk_api::router(stk_api::AppState::from_adapters(&adapters));
+    // API Gateway sends /auth/* to the auth function and the rest to the API function; one
+    // server here serves both routers.
+    let router = local_router(&adapters);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen on {addr}"))?;
@@ -232,8 +231,9 @@ async fn shutdown_signal() {
     }
 }
 
-async fn check(env: &StackEnv, sandbox_url: &str) -> anyhow::Result<()> {
-    let adapters = adapters(env, sandbox_url, Duration::from_secs(30)).await?;
+async fn check(env: &StackEnv, args: &Args) -> anyhow::Result<()> {
+    let sandbox_url = args.sandbox_url.as_str();
+    let adapters = adapters(env, args, Duration::from_secs(30)).await?;
     let summary: smashrun_sandbox::Summary = reqwest::get(format!(
         "{}/admin/summary",
         sandbox_url.trim_end_matches('/')
@@ -246,7 +246,7 @@ async fn check(env: &StackEnv, sandbox_url: &str) -> anyhow::Result<()> {
         .store
         .user_for_smashrun_account(&summary.user_id.to_string())
         .await?
-        .context("the sandbox's runner is not linked: run `stk-local seed` first")?;
+        .context("the sandbox's runner is not linked: run `stk auth login` first")?;
     let db = adapters.store.run_summary(user).await?;
     println!("                 sandbox   database");
     println!(

@@ -58,6 +58,8 @@ impl ResourceNames {
 pub struct SecretValues {
     pub smashrun_client_id: String,
     pub smashrun_client_secret: String,
+    /// The API's `/auth/callback`, as registered with SmashRun.
+    pub smashrun_redirect_uri: String,
     pub supabase_url: String,
     pub supabase_service_role_key: String,
 }
@@ -230,7 +232,11 @@ async fn store_secrets(
     values: &SecretValues,
 ) -> Result<(), ProvisionError> {
     let sm = aws_sdk_secretsmanager::Client::new(aws);
-    let smashrun = json!({ "client_id": values.smashrun_client_id, "client_secret": values.smashrun_client_secret });
+    let smashrun = json!({
+        "client_id": values.smashrun_client_id,
+        "client_secret": values.smashrun_client_secret,
+        "redirect_uri": values.smashrun_redirect_uri,
+    });
     let supabase =
         json!({ "url": values.supabase_url, "service_role_key": values.supabase_service_role_key });
     for (id, value, replace) in [

@@ -1,6 +1,6 @@
-//! The development path to a linked user: walks SmashRun's (the sandbox's) OAuth flow on the
-//! server side, stores the user and encrypted tokens with the same store code the login flow
-//! uses, and mints an API key.
+//! A test helper: a linked user without the browser. It walks SmashRun's (the sandbox's) OAuth
+//! flow on the server side, stores the user and encrypted tokens with the same store code the
+//! login flow uses, and mints an API key. Runners log in with `stk auth login`.
 
 use std::path::Path;
 
@@ -17,13 +17,10 @@ pub struct SeededUser {
     pub smashrun_user_id: String,
 }
 
-pub async fn seed_user(adapters: &Adapters, redirect_uri: &str) -> anyhow::Result<SeededUser> {
+pub async fn seed_user(adapters: &Adapters) -> anyhow::Result<SeededUser> {
     use anyhow::Context as _;
     let state = uuid::Uuid::new_v4().to_string();
-    let authorize = adapters
-        .smashrun
-        .authorize_url(redirect_uri, &state)
-        .await?;
+    let authorize = adapters.smashrun.authorize_url(&state).await?;
     // The sandbox approves at once and redirects with the code; read it from the redirect.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -53,7 +50,7 @@ pub async fn seed_user(adapters: &Adapters, redirect_uri: &str) -> anyhow::Resul
 
     let grant = adapters
         .smashrun
-        .exchange_code(&code, redirect_uri)
+        .exchange_code(&code)
         .await
         .context("failed to exchange the code")?;
     let tokens = TokenSet::from_grant(grant, None, time::OffsetDateTime::now_utc())
@@ -81,8 +78,9 @@ pub async fn seed_user(adapters: &Adapters, redirect_uri: &str) -> anyhow::Resul
     })
 }
 
-/// Writes the key into the CLI's `config.json` (mode 0600), keeping its other settings.
-pub fn write_cli_config(dir: &Path, api_key: &ApiKey) -> anyhow::Result<()> {
+/// Writes the key into the CLI's `config.json` (mode 0600) for the API at `api_url`, the only
+/// one `stk` will send it to, keeping the file's other settings.
+pub fn write_cli_config(dir: &Path, api_url: &str, api_key: &ApiKey) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
     std::fs::DirBuilder::new()
@@ -94,7 +92,18 @@ pub fn write_cli_config(dir: &Path, api_key: &ApiKey) -> anyhow::Result<()> {
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
-    config.insert("api_key".into(), api_key.expose().into());
+    let apis = config
+        .entry("apis")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    if !apis.is_object() {
+        *apis = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let Some(apis) = apis.as_object_mut() {
+        apis.insert(
+            api_url.trim_end_matches('/').to_owned(),
+            serde_json::json!({ "api_key": api_key.expose() }),
+        );
+    }
     let tmp = dir.join("config.json.tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)

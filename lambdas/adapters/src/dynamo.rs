@@ -32,7 +32,7 @@ const UNFINISHED_RETENTION: time::Duration = time::Duration::days(7);
 /// production visibility timeout are long over, so its worker died on the last one.
 const ABANDONED_AFTER: time::Duration = time::Duration::days(1);
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone)]
 pub struct DynamoJobs {
@@ -40,11 +40,11 @@ pub struct DynamoJobs {
     table: String,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -57,7 +57,7 @@ fn from_ms(v: i64) -> Result<OffsetDateTime, JobStoreError> {
         .map_err(|_| JobStoreError::Corrupt(format!("timestamp {v} out of range")))
 }
 
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> JobStoreError {
+pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> JobStoreError {
     JobStoreError::Unavailable(Box::new(e))
 }
 
@@ -90,13 +90,13 @@ fn expired(item: &Item, now: OffsetDateTime) -> bool {
     get_n(item, "expires_at").is_some_and(|at| at <= now.unix_timestamp())
 }
 
-fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+pub(crate) fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
     item.get(key)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
 }
 
-fn get_n(item: &Item, key: &str) -> Option<i64> {
+pub(crate) fn get_n(item: &Item, key: &str) -> Option<i64> {
     item.get(key)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod dynamo;
 pub mod http;
 pub mod secrets;
+pub mod sessions;
 pub mod smashrun;
 pub mod sqs;
 pub mod supabase;
@@ -19,6 +20,7 @@ pub use stk_core::BoxError;
 
 use crate::dynamo::DynamoJobs;
 use crate::secrets::SecretCache;
+use crate::sessions::DynamoSessions;
 use crate::smashrun::SmashrunClient;
 use crate::sqs::SqsQueue;
 use crate::supabase::Supabase;
@@ -28,6 +30,7 @@ use crate::supabase::Supabase;
 pub struct Adapters {
     pub settings: Settings,
     pub jobs: Arc<DynamoJobs>,
+    pub sessions: Arc<DynamoSessions>,
     pub queue: Arc<SqsQueue>,
     pub secrets: Arc<SecretCache>,
     pub smashrun: Arc<SmashrunClient>,
@@ -69,11 +72,13 @@ impl Adapters {
             settings.secret_ids.supabase.clone(),
             settings.secret_ids.token_key.clone(),
         ));
+        let dynamodb = aws_sdk_dynamodb::Client::new(aws);
         Ok(Self {
             jobs: Arc::new(DynamoJobs::new(
-                aws_sdk_dynamodb::Client::new(aws),
+                dynamodb.clone(),
                 settings.jobs_table.clone(),
             )),
+            sessions: Arc::new(DynamoSessions::new(dynamodb, settings.jobs_table.clone())),
             queue: Arc::new(SqsQueue::new(
                 aws_sdk_sqs::Client::new(aws),
                 settings.queue_url.clone(),

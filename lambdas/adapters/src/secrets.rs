@@ -106,6 +106,8 @@ fn classify(e: &serde_json::Error) -> &'static str {
 pub struct SmashrunCredentials {
     pub client_id: String,
     pub client_secret: SecretString,
+    /// The redirect URI registered with SmashRun for this client: the API's `/auth/callback`.
+    pub redirect_uri: String,
 }
 
 /// `myrunstreak/supabase`: where the database's REST interface is and the service-role key.

@@ -40,24 +40,6 @@ impl SmashrunClient {
         }
     }
 
-    /// The consent page a runner is sent to; only the server knows the client id.
-    pub async fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-    ) -> Result<String, SmashrunError> {
-        let creds = self.credentials().await?;
-        let mut url = reqwest::Url::parse(&format!("{}/oauth2/authenticate", self.urls.auth))
-            .map_err(|e| SmashrunError::Malformed(format!("bad smashrun auth url: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("client_id", &creds.client_id)
-            .append_pair("scope", "read_activity")
-            .append_pair("response_type", "code")
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("state", state);
-        Ok(url.into())
-    }
-
     async fn credentials(&self) -> Result<SmashrunCredentials, SmashrunError> {
         self.secrets
             .json(&self.secret_id)
@@ -219,15 +201,27 @@ impl SmashrunApi for SmashrunClient {
         .await
     }
 
-    async fn exchange_code(
-        &self,
-        code: &str,
-        redirect_uri: &str,
-    ) -> Result<TokenGrant, SmashrunError> {
+    /// The consent page a runner is sent to; only the server knows the client id and the
+    /// registered redirect URI.
+    async fn authorize_url(&self, state: &str) -> Result<String, SmashrunError> {
+        let creds = self.credentials().await?;
+        let mut url = reqwest::Url::parse(&format!("{}/oauth2/authenticate", self.urls.auth))
+            .map_err(|e| SmashrunError::Malformed(format!("bad smashrun auth url: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &creds.client_id)
+            .append_pair("scope", "read_activity")
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", &creds.redirect_uri)
+            .append_pair("state", state);
+        Ok(url.into())
+    }
+
+    async fn exchange_code(&self, code: &str) -> Result<TokenGrant, SmashrunError> {
+        let creds = self.credentials().await?;
         self.token_request(&[
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", redirect_uri),
+            ("redirect_uri", &creds.redirect_uri),
         ])
         .await
     }

@@ -231,6 +231,7 @@ fn status_error(status: StatusCode, body: &[u8]) -> StoreError {
 struct SourceRow {
     source_user_id: String,
     tokens_ciphertext: String,
+    tokens_version: i64,
     #[serde(with = "time::serde::rfc3339::option", default)]
     sync_cursor: Option<OffsetDateTime>,
 }
@@ -296,7 +297,7 @@ impl SourceStore for Supabase {
                     ("active", "is.true".into()),
                     (
                         "select",
-                        "source_user_id,tokens_ciphertext,sync_cursor".into(),
+                        "source_user_id,tokens_ciphertext,tokens_version,sync_cursor".into(),
                     ),
                     ("order", "updated_at.desc".into()),
                     ("limit", "1".into()),
@@ -316,6 +317,7 @@ impl SourceStore for Supabase {
         Ok(Some(SmashrunSource {
             source_user_id: row.source_user_id,
             tokens,
+            tokens_version: row.tokens_version,
             sync_cursor: row.sync_cursor,
         }))
     }
@@ -325,21 +327,39 @@ impl SourceStore for Supabase {
         user: UserId,
         source_user_id: &str,
         tokens: &TokenSet,
-    ) -> Result<(), StoreError> {
+        expected_version: i64,
+    ) -> Result<Option<i64>, StoreError> {
         let ciphertext = self
             .cipher()
             .await?
             .encrypt(user, SOURCE, tokens)
             .map_err(crypto_error)?;
+        self.rpc(
+            "save_tokens_if_current",
+            json!({
+                "p_user_id": user,
+                "p_source_user_id": source_user_id,
+                "p_expected_version": expected_version,
+                "p_tokens_ciphertext": ciphertext,
+                "p_token_expires_at": rfc3339(tokens.expires_at),
+                "p_token_refreshed_at": rfc3339(tokens.issued_at),
+            }),
+        )
+        .await
+    }
+
+    async fn mark_needs_relink(
+        &self,
+        user: UserId,
+        source_user_id: &str,
+    ) -> Result<(), StoreError> {
         let _: Value = self
             .call(
                 Method::PATCH,
                 "user_sources",
                 &source_filter(user, source_user_id),
                 Some(&json!({
-                    "tokens_ciphertext": ciphertext,
-                    "token_expires_at": rfc3339(tokens.expires_at),
-                    "token_refreshed_at": rfc3339(tokens.issued_at),
+                    "needs_relink": true,
                     "updated_at": rfc3339(OffsetDateTime::now_utc()),
                 })),
                 Some("return=minimal"),
@@ -406,21 +426,20 @@ fn source_filter(user: UserId, source_user_id: &str) -> Vec<(&'static str, Strin
 #[async_trait]
 impl ApiKeyStore for Supabase {
     async fn user_for_key(&self, hash: &ApiKeyHash) -> Result<Option<UserId>, StoreError> {
-        let rows: Vec<UserRow> = self
-            .call(
-                Method::GET,
-                "api_keys",
-                &[
-                    ("key_hash", format!("eq.{}", hash.as_str())),
-                    ("revoked_at", "is.null".into()),
-                    ("select", "user_id".into()),
-                    ("limit", "1".into()),
-                ],
-                None,
-                None,
-            )
-            .await?;
-        Ok(rows.first().map(|row| row.user_id))
+        self.rpc("api_key_user", json!({ "p_key_hash": hash.as_str() }))
+            .await
+    }
+
+    async fn revoke(&self, hash: &ApiKeyHash, all: bool) -> Result<u64, StoreError> {
+        self.rpc(
+            "revoke_api_keys",
+            json!({ "p_key_hash": hash.as_str(), "p_all": all }),
+        )
+        .await
+    }
+
+    async fn me(&self, hash: &ApiKeyHash) -> Result<Option<stk_protocol::Me>, StoreError> {
+        self.rpc("me", json!({ "p_key_hash": hash.as_str() })).await
     }
 
     async fn insert_key(
@@ -549,6 +568,8 @@ impl UserDirectory for Supabase {
         let mut query = vec![
             ("source", format!("eq.{SOURCE}")),
             ("active", "is.true".to_owned()),
+            // SmashRun refused these tokens: syncing them again cannot work until a new login.
+            ("needs_relink", "is.false".to_owned()),
             ("select", "user_id".to_owned()),
             ("order", "user_id.asc".to_owned()),
             ("limit", limit.to_string()),

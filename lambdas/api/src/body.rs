@@ -59,7 +59,14 @@ fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], what: &str) -> R
     }
     serde_json::from_slice(body).map_err(|e| {
         let mut message = e.to_string();
-        message.truncate(300);
+        // serde quotes the body's own text, which may be multi-byte: cut on a char boundary.
+        if message.len() > 300 {
+            let cut = (0..=300)
+                .rev()
+                .find(|&i| message.is_char_boundary(i))
+                .unwrap_or(0);
+            message.truncate(cut);
+        }
         ApiError::InvalidBody(format!("invalid {what} request: {message}"))
     })
 }

@@ -23,6 +23,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     NotFound(String),
+    /// Something that existed is over for good (a spent or expired login session).
+    #[error("{1}")]
+    Gone(&'static str, String),
     #[error("no such route: see the API reference in docs/api/openapi.yaml")]
     NoRoute,
     #[error("method not allowed on this route")]
@@ -49,6 +52,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::NotFound(_) | Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Gone(code, _) => (StatusCode::GONE, code),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

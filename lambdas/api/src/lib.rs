@@ -1,9 +1,10 @@
 //! The HTTP API: an axum `Router`, served by `lambda_http` in Lambda and by `axum::serve` on
 //! the local stack and in tests.
 
-mod auth;
-mod body;
+pub mod auth;
+pub mod body;
 mod error;
+mod me;
 mod params;
 mod sync;
 mod views;
@@ -35,6 +36,12 @@ pub struct AppState {
     pub views: Arc<dyn RunnerViews>,
 }
 
+impl auth::KeyLookup for AppState {
+    fn keys(&self) -> &Arc<dyn ApiKeyStore> {
+        &self.keys
+    }
+}
+
 impl AppState {
     /// Wires the real adapters into the application (the composition root's last step).
     pub fn from_adapters(adapters: &Adapters) -> Self {
@@ -51,8 +58,14 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    serve(routes(state))
+}
+
+/// The API function's routes, without the shared layers ([`serve`] adds them).
+pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/me", get(me::me))
         .route("/sync", get(sync::list).post(sync::create))
         .route("/sync/{id}", get(sync::get))
         .route("/streak", get(views::streak))
@@ -65,9 +78,15 @@ pub fn router(state: AppState) -> Router {
             "/settings",
             get(views::get_settings).patch(views::patch_settings),
         )
+        .with_state(state)
+}
+
+/// What every function's router shares: JSON 404 and 405 answers, the body limit, panics
+/// turned into a bare 500, and a request id with one log line per request.
+pub fn serve(routes: Router) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal.into_response()

@@ -243,7 +243,13 @@ impl SmashrunApi for MemSmashrun {
         })
     }
 
-    async fn exchange_code(&self, _: &str, _: &str) -> Result<TokenGrant, SmashrunError> {
+    async fn authorize_url(&self, state: &str) -> Result<String, SmashrunError> {
+        Ok(format!(
+            "https://smashrun.test/oauth2/authenticate?state={state}"
+        ))
+    }
+
+    async fn exchange_code(&self, _: &str) -> Result<TokenGrant, SmashrunError> {
         Err(SmashrunError::InvalidGrant("not in this fake".into()))
     }
 
@@ -260,6 +266,7 @@ pub struct MemStore {
     pub runs: Mutex<HashMap<(UserId, i64), StoredRun>>,
     pub deleted: Mutex<Vec<(UserId, i64)>>,
     pub sources: Mutex<HashMap<UserId, SmashrunSource>>,
+    pub needs_relink: Mutex<Vec<UserId>>,
     pub upserts: Mutex<u32>,
     pub fail_upserts: Mutex<u32>,
     /// Fail every upsert from this (1-based) call on.
@@ -338,10 +345,21 @@ impl SourceStore for MemStore {
         user: UserId,
         _: &str,
         tokens: &TokenSet,
-    ) -> Result<(), StoreError> {
-        if let Some(s) = self.sources.lock().unwrap().get_mut(&user) {
-            s.tokens = tokens.clone();
+        expected_version: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut sources = self.sources.lock().unwrap();
+        match sources.get_mut(&user) {
+            Some(s) if s.tokens_version == expected_version => {
+                s.tokens = tokens.clone();
+                s.tokens_version += 1;
+                Ok(Some(s.tokens_version))
+            }
+            _ => Ok(None),
         }
+    }
+
+    async fn mark_needs_relink(&self, user: UserId, _: &str) -> Result<(), StoreError> {
+        self.needs_relink.lock().unwrap().push(user);
         Ok(())
     }
 

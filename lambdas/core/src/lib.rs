@@ -8,6 +8,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod job;
+pub mod login;
 pub mod ports;
 pub mod service;
 pub mod settings;

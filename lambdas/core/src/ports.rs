@@ -104,11 +104,11 @@ pub trait SmashrunApi: Send + Sync + std::fmt::Debug {
     /// How many runs the account has, when SmashRun says.
     async fn run_count(&self, access_token: &SecretString) -> Result<Option<u64>, SmashrunError>;
     async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, SmashrunError>;
-    async fn exchange_code(
-        &self,
-        code: &str,
-        redirect_uri: &str,
-    ) -> Result<TokenGrant, SmashrunError>;
+    /// SmashRun's consent page for this `state`, sending the browser back to the redirect URI
+    /// registered for the application (it lives with the client credentials).
+    async fn authorize_url(&self, state: &str) -> Result<String, SmashrunError>;
+    /// Exchanges a code SmashRun issued for the registered redirect URI.
+    async fn exchange_code(&self, code: &str) -> Result<TokenGrant, SmashrunError>;
     async fn user_info(&self, access_token: &SecretString) -> Result<SmashrunUser, SmashrunError>;
 }
 
@@ -117,6 +117,8 @@ pub trait SmashrunApi: Send + Sync + std::fmt::Debug {
 pub struct SmashrunSource {
     pub source_user_id: String,
     pub tokens: TokenSet,
+    /// Bumped by every save of the tokens: a refresh is saved only over the pair it read.
+    pub tokens_version: i64,
     pub sync_cursor: Option<OffsetDateTime>,
 }
 
@@ -145,12 +147,20 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
 #[async_trait]
 pub trait SourceStore: Send + Sync + std::fmt::Debug {
     async fn smashrun_source(&self, user: UserId) -> Result<Option<SmashrunSource>, StoreError>;
+    /// Saves refreshed tokens over the pair of `expected_version` only (compare-and-set: with
+    /// rotating refresh tokens, a second worker refreshing at once must not overwrite the newer
+    /// pair). `None` when another save came first.
     async fn save_tokens(
         &self,
         user: UserId,
         source_user_id: &str,
         tokens: &TokenSet,
-    ) -> Result<(), StoreError>;
+        expected_version: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// SmashRun refused the tokens for good: the runner must log in again, and the nightly
+    /// run skips the source until then.
+    async fn mark_needs_relink(&self, user: UserId, source_user_id: &str)
+    -> Result<(), StoreError>;
     async fn record_sync(
         &self,
         user: UserId,
@@ -177,6 +187,10 @@ pub trait ApiKeyStore: Send + Sync + std::fmt::Debug {
         prefix: &str,
         label: &str,
     ) -> Result<(), StoreError>;
+    /// Revokes the key (`all`: every key of its user); how many were revoked.
+    async fn revoke(&self, hash: &ApiKeyHash, all: bool) -> Result<u64, StoreError>;
+    /// Who the key belongs to, their SmashRun link and the key itself.
+    async fn me(&self, hash: &ApiKeyHash) -> Result<Option<stk_protocol::Me>, StoreError>;
 }
 
 /// Filters of a run list, already validated.

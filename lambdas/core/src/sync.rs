@@ -370,9 +370,12 @@ impl SyncEngine {
                 message: "no SmashRun account is linked to this user: run `stk auth login`".into(),
             })?;
         let source_user_id = source.source_user_id.clone();
-        let mut tokens = source.tokens.clone();
+        let mut tokens = Held {
+            set: source.tokens.clone(),
+            version: source.tokens_version,
+        };
         let mut refreshed = false;
-        if tokens.needs_refresh(self.clock.now()) {
+        if tokens.set.needs_refresh(self.clock.now()) {
             self.refresh(user, &source_user_id, &mut tokens, counters)
                 .await?;
             refreshed = true;
@@ -389,7 +392,7 @@ impl SyncEngine {
             if job.checkpoint.from_utc.is_none() && job.spec.kind != SyncKind::Range {
                 // Only a progress bar depends on it: a failure here must not fail the sync.
                 counters.smashrun.fetch_add(1, Ordering::Relaxed);
-                match self.smashrun.run_count(&tokens.access_token).await {
+                match self.smashrun.run_count(&tokens.set.access_token).await {
                     Ok(total) => job.progress.expected_total = total,
                     Err(e) => warn!(error = %e, "could not read the expected total"),
                 }
@@ -518,14 +521,14 @@ impl SyncEngine {
         job: &Job,
         user: UserId,
         source_user_id: &str,
-        tokens: &mut TokenSet,
+        tokens: &mut Held,
         refreshed: &mut bool,
         counters: &Counters,
     ) -> Result<Vec<serde_json::Value>, Stop> {
         let page = job.checkpoint.next_page;
         let since = job.checkpoint.from_utc;
         loop {
-            let access = tokens.access_token.clone();
+            let access = tokens.set.access_token.clone();
             let result = self
                 .counted(&counters.smashrun, || {
                     self.smashrun
@@ -545,21 +548,39 @@ impl SyncEngine {
     }
 
     /// Renews the token pair and stores it before using it: once SmashRun has rotated the
-    /// refresh token, the new one is the only one that works.
+    /// refresh token, the new one is the only one that works. Another worker may be refreshing
+    /// the same user at once: the save is a compare-and-set on the version read, and the loser
+    /// (whose refresh SmashRun may also have refused, the token having rotated) uses the pair
+    /// the winner stored.
     async fn refresh(
         &self,
         user: UserId,
         source_user_id: &str,
-        tokens: &mut TokenSet,
+        tokens: &mut Held,
         counters: &Counters,
     ) -> Result<(), Stop> {
         let span = info_span!("refresh_tokens");
         async {
-            let old_refresh: SecretString = tokens.refresh_token.clone();
-            let grant = self
+            let old_refresh: SecretString = tokens.set.refresh_token.clone();
+            let grant = match self
                 .counted(&counters.smashrun, || self.smashrun.refresh(&old_refresh))
                 .await
-                .map_err(smashrun_stop)?;
+            {
+                Ok(grant) => grant,
+                Err(SmashrunError::InvalidGrant(why)) => {
+                    if self.adopt_newer(user, tokens, counters).await? {
+                        info!("another worker refreshed first: using the pair it stored");
+                        return Ok(());
+                    }
+                    warn!(reason = %why, "smashrun refused the refresh token: the runner must log in again");
+                    self.counted(&counters.store, || {
+                        self.sources.mark_needs_relink(user, source_user_id)
+                    })
+                    .await?;
+                    return Err(smashrun_stop(SmashrunError::InvalidGrant(why)));
+                }
+                Err(e) => return Err(smashrun_stop(e)),
+            };
             let renewed = TokenSet::from_grant(grant, Some(&old_refresh), self.clock.now())
                 .ok_or_else(|| Stop::Fail {
                     code: "smashrun_auth",
@@ -567,16 +588,51 @@ impl SyncEngine {
                         "SmashRun renewed access without a refresh token: run `stk auth login`"
                             .into(),
                 })?;
-            self.counted(&counters.store, || {
-                self.sources.save_tokens(user, source_user_id, &renewed)
-            })
-            .await?;
-            *tokens = renewed;
-            info!("smashrun tokens refreshed and stored");
+            let saved = self
+                .counted(&counters.store, || {
+                    self.sources
+                        .save_tokens(user, source_user_id, &renewed, tokens.version)
+                })
+                .await?;
+            match saved {
+                Some(version) => {
+                    *tokens = Held {
+                        set: renewed,
+                        version,
+                    };
+                    info!("smashrun tokens refreshed and stored");
+                }
+                None => {
+                    self.adopt_newer(user, tokens, counters).await?;
+                    info!("another worker stored a newer pair first: using it");
+                }
+            }
             Ok(())
         }
         .instrument(span)
         .await
+    }
+
+    /// Reads the stored pair; takes it when it is newer than the one held.
+    async fn adopt_newer(
+        &self,
+        user: UserId,
+        tokens: &mut Held,
+        counters: &Counters,
+    ) -> Result<bool, Stop> {
+        let stored = self
+            .counted(&counters.store, || self.sources.smashrun_source(user))
+            .await?;
+        match stored {
+            Some(source) if source.tokens_version > tokens.version => {
+                *tokens = Held {
+                    set: source.tokens,
+                    version: source.tokens_version,
+                };
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Retries transient failures with exponential backoff and jitter, honouring `Retry-After`
@@ -634,6 +690,12 @@ fn to_date(d: stk_protocol::IsoDate) -> time::Date {
 fn in_range(job: &Job, date: time::Date) -> bool {
     job.spec.since.is_none_or(|s| date >= to_date(s))
         && job.spec.until.is_none_or(|u| date <= to_date(u))
+}
+
+/// The token pair in use and the stored version it came from.
+struct Held {
+    set: TokenSet,
+    version: i64,
 }
 
 fn smashrun_stop(e: SmashrunError) -> Stop {

@@ -96,9 +96,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("sandbox starts");
     let names = ResourceNames::suffixed(&uuid::Uuid::new_v4().simple().to_string()[..12]);
+    // The API's address first: SmashRun's redirect URI in the secret is its /auth/callback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}", listener.local_addr().unwrap());
     let secrets = SecretValues {
         smashrun_client_id: options.sandbox.client_id.clone(),
         smashrun_client_secret: options.sandbox.client_secret.clone(),
+        smashrun_redirect_uri: format!("{api_url}/auth/callback"),
         supabase_url: env.get("SUPABASE_URL").unwrap().to_owned(),
         supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap().to_owned(),
     };
@@ -109,9 +113,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = local_settings(&names, &provisioned.queue_url, &sandbox.base_url).unwrap();
     let adapters = Adapters::build(settings, &aws).unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_url = format!("http://{}", listener.local_addr().unwrap());
-    let router = stk_api::router(stk_api::AppState::from_adapters(&adapters));
+    let router = stk_local::cli::local_router(&adapters);
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let (stop, stopped) = watch::channel(false);
@@ -132,7 +134,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         tokio::spawn(async move { poller.run(worker.as_ref(), stopped).await });
     }
 
-    let seeded = seed_user(&adapters, &format!("{api_url}/auth/callback"))
+    let seeded = seed_user(&adapters)
         .await
         .expect("seeding a user through the sandbox's oauth");
     TestApp {
@@ -267,6 +269,7 @@ impl TestApp {
         let config = tempfile::tempdir().unwrap();
         stk_local::write_cli_config(
             config.path(),
+            &self.api_url,
             &stk_core::auth::ApiKey::parse(&self.api_key).unwrap(),
         )
         .unwrap();

@@ -63,6 +63,7 @@ fn world(activities: Vec<Value>) -> World {
                 issued_at: now - time::Duration::days(1),
                 expires_at: now + time::Duration::days(80),
             },
+            tokens_version: 0,
             sync_cursor: None,
         },
     );
