@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::stack_env;
+use common::{psql, stack_env};
 
 /// Everything `anon` or `authenticated` may use, one `kind name to role` line each, in every
 /// schema they can enter (the system catalogs aside: PostgREST serves only `public`).
@@ -37,27 +35,6 @@ from pg_proc p join schemas s on s.oid = p.pronamespace
 where has_function_privilege(s.role, p.oid, 'EXECUTE')
 order by 1;
 ";
-
-/// Runs `sql` as the database's owner and returns the rows, one line each.
-fn psql(sql: &str) -> Vec<String> {
-    let url = stack_env().get("DATABASE_URL").unwrap().to_owned();
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", &url])
-        .args(["-c", sql])
-        .output()
-        .expect("psql (it comes with PostgreSQL; scripts/stack.sh up installs it)");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 #[test]
 fn anon_and_authenticated_reach_nothing() {

@@ -1,7 +1,7 @@
 //! In-memory twins of the ports, for the core's unit tests only.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -175,6 +175,10 @@ pub struct MemSmashrun {
     pub searches: Mutex<Vec<(u32, Option<OffsetDateTime>)>>,
     pub refreshes: Mutex<u32>,
     pub issued: Mutex<u32>,
+    /// Another worker refreshing the same user at once: on the next refresh, it stores a newer
+    /// pair in this store first; SmashRun then refuses the rotated token (`false`) or, with a
+    /// grace period, grants this refresh too (`true`).
+    pub race: Mutex<Option<(Arc<MemStore>, UserId, bool)>>,
 }
 
 impl MemSmashrun {
@@ -223,6 +227,21 @@ impl SmashrunApi for MemSmashrun {
 
     async fn refresh(&self, refresh: &SecretString) -> Result<TokenGrant, SmashrunError> {
         *self.refreshes.lock().unwrap() += 1;
+        let race = self.race.lock().unwrap().take();
+        if let Some((store, user, grace)) = race {
+            self.valid_access
+                .lock()
+                .unwrap()
+                .push("access-winner".into());
+            if let Some(source) = store.sources.lock().unwrap().get_mut(&user) {
+                source.tokens.access_token = "access-winner".into();
+                source.tokens.refresh_token = "refresh-winner".into();
+                source.tokens_version += 1;
+            }
+            if !grace {
+                return Err(SmashrunError::InvalidGrant("invalid_grant".into()));
+            }
+        }
         if !self
             .valid_refresh
             .lock()

@@ -285,6 +285,33 @@ async fn refused_refresh_fails_the_job_with_login_advice() {
         "{}",
         error.message
     );
+    assert_eq!(*w.store.needs_relink.lock().unwrap(), [w.user]);
+}
+
+/// Two workers refresh the same rotating refresh token at once: the one SmashRun refuses
+/// (the token rotated under it) uses the pair the other stored, and nothing needs relinking.
+#[tokio::test]
+async fn a_refresh_that_loses_the_race_uses_the_pair_the_winner_stored() {
+    for grace in [false, true] {
+        let w = world(history(5));
+        w.smashrun.valid_access.lock().unwrap().clear();
+        *w.smashrun.race.lock().unwrap() = Some((w.store.clone(), w.user, grace));
+        let msg = w.queue(SyncSpec::incremental()).await;
+        assert_eq!(
+            w.engine.handle(msg, 1).await.unwrap(),
+            Outcome::Succeeded,
+            "grace {grace}"
+        );
+        let source = w.store.sources.lock().unwrap()[&w.user].clone();
+        // The winner's pair stands: the loser's save (when it got one) did not overwrite it.
+        assert_eq!(source.tokens_version, 1, "grace {grace}");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&source.tokens.refresh_token),
+            "refresh-winner"
+        );
+        assert!(w.store.needs_relink.lock().unwrap().is_empty());
+        assert_eq!(w.job(msg).await.progress.runs_inserted, 5);
+    }
 }
 
 #[tokio::test]
