@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-.PHONY: demo test unit hack lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler
+.PHONY: demo test unit hack bench-login lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler
 
 demo:
 	scripts/demo.sh
@@ -32,6 +32,9 @@ stack-down:
 
 bench-sync:
 	scripts/bench-sync.sh
+
+bench-login:
+	scripts/bench-login.sh
 
 bench-reads:
 	scripts/stack.sh up

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the three Lambdas as zips where Terraform expects them:
-# target/lambda/{stk-api,stk-worker,stk-scheduler}/bootstrap.zip (x86_64 by default; set
+# target/lambda/{stk-api,stk-auth,stk-worker,stk-scheduler}/bootstrap.zip (x86_64 by default; set
 # STK_LAMBDA_ARCH=arm64 for Graviton, which needs the aarch64 Rust target installed).
 set -euo pipefail
 
@@ -18,8 +18,8 @@ esac
 
 started=$SECONDS
 cargo lambda build --release "$arch_flag" --output-format zip \
-  --bin stk-api --bin stk-worker --bin stk-scheduler
-for bin in stk-api stk-worker stk-scheduler; do
+  --bin stk-api --bin stk-auth --bin stk-worker --bin stk-scheduler
+for bin in stk-api stk-auth stk-worker stk-scheduler; do
   zip="target/lambda/$bin/bootstrap.zip"
   [[ -s "$zip" ]] || { echo "package: $zip was not produced" >&2; exit 1; }
   printf 'package: %-40s %6s KiB\n' "$zip" "$(( $(stat -c %s "$zip") / 1024 ))"

@@ -132,21 +132,35 @@ async fn wait_for_key(
     let pickup = KeyPickup {
         session_secret: secret.to_owned(),
     };
+    // Soon at first (a browser on this machine can be done in well under a second), then at
+    // the pace the API asks for.
+    let mut delay = Duration::from_millis(100).min(interval);
     loop {
         if let PickupAnswer::Issued(key) = client.pickup(session_id, &pickup).await? {
             spinner.finish_and_clear();
             return Ok(key);
         }
+        let wait = delay;
+        delay = (delay * 2).min(interval);
+        let mut closed = false;
         let line = match pasted.as_mut() {
             Some(lines) => tokio::select! {
-                line = lines.recv() => line,
-                () = tokio::time::sleep(interval) => None,
+                line = lines.recv() => {
+                    closed = line.is_none();
+                    line
+                }
+                () = tokio::time::sleep(wait) => None,
             },
             None => {
-                tokio::time::sleep(interval).await;
+                tokio::time::sleep(wait).await;
                 None
             }
         };
+        if closed {
+            // Nothing more can be pasted (stdin ended): poll on alone.
+            pasted = None;
+            tokio::time::sleep(wait).await;
+        }
         let Some(line) = line else {
             continue;
         };

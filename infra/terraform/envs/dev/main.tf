@@ -101,7 +101,12 @@ module "api" {
   jobs_table_arn         = module.jobs_table.table_arn
   jobs_by_user_index_arn = module.jobs_table.by_user_index_arn
   queue_arn              = module.queue.queue_arn
-  secret_arns            = values(module.secrets.arns)
+  supabase_secret_arn    = module.secrets.arns.supabase
+  smashrun_secret_arn    = module.secrets.arns.smashrun
+  token_key_secret_arn   = module.secrets.arns.token_key
+
+  auth_zip_path             = local.zip_paths.auth
+  auth_reserved_concurrency = var.reserved_concurrency.auth
 
   log_retention_days = var.log_retention_days
   kms_key_arn        = local.kms_key_arn

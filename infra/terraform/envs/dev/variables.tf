@@ -62,11 +62,13 @@ variable "lambda_zip_paths" {
   description = "The zips of `cargo lambda build --release --output-format zip`, relative to the repository root (or absolute)."
   type = object({
     api       = string
+    auth      = string
     worker    = string
     scheduler = string
   })
   default = {
     api       = "target/lambda/stk-api/bootstrap.zip"
+    auth      = "target/lambda/stk-auth/bootstrap.zip"
     worker    = "target/lambda/stk-worker/bootstrap.zip"
     scheduler = "target/lambda/stk-scheduler/bootstrap.zip"
   }
@@ -142,6 +144,7 @@ variable "reserved_concurrency" {
   description = "Reserved concurrency per function (null: none). Accounts with the default quota of 10 cannot reserve any."
   type = object({
     api       = optional(number)
+    auth      = optional(number)
     worker    = optional(number)
     scheduler = optional(number)
   })

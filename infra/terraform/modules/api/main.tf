@@ -1,6 +1,10 @@
 # The public API: a REGIONAL REST API whose every path (`/` and `/{proxy+}`, any method) is
-# proxied to the API function (AWS_PROXY), one stage with throttling, JSON access logs and
-# optional X-Ray, and an optional custom domain.
+# proxied to the API function (AWS_PROXY), but for `/auth/*`, proxied to the auth function; one
+# stage with throttling, JSON access logs and optional X-Ray, and an optional custom domain.
+#
+# Least privilege: the auth function (login: code exchange, key pickup, logout) is the only one
+# here that may read the SmashRun client secret and the token key; the API function (syncs,
+# views, /me) reads only the Supabase secret.
 #
 # Authentication is the application's own: every user call carries `Authorization: Bearer stk_...`
 # and the function checks it (keys are stored hashed). API Gateway authorizers are not used.
@@ -42,9 +46,47 @@ module "function" {
       resources = [var.queue_arn]
     },
     {
-      sid       = "ReadSecrets"
+      sid       = "ReadSupabaseSecret"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = var.secret_arns
+      resources = [var.supabase_secret_arn]
+    },
+  ]
+}
+
+module "auth_function" {
+  source = "../lambda_function"
+
+  function_name        = "${var.name}-auth"
+  description          = "MyRunStreak login: sessions, SmashRun's OAuth callback, API keys"
+  zip_path             = var.auth_zip_path
+  architecture         = var.architecture
+  memory_size          = var.memory_size
+  timeout              = var.timeout
+  reserved_concurrency = var.auth_reserved_concurrency
+  environment          = var.environment
+  log_retention_days   = var.log_retention_days
+  kms_key_arn          = var.kms_key_arn
+  tracing_enabled      = var.tracing_enabled
+
+  policy_statements = [
+    {
+      # Login sessions live in the jobs table under login#<id> keys; this function may touch
+      # those items and no job.
+      sid       = "LoginSessionItems"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      resources = [var.jobs_table_arn]
+      conditions = [{
+        test     = "ForAllValues:StringLike"
+        variable = "dynamodb:LeadingKeys"
+        values   = ["login#*"]
+      }]
+    },
+    {
+      # The SmashRun client (code exchange), the token key (tokens are encrypted before they
+      # are stored) and the store.
+      sid       = "ReadLoginSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.smashrun_secret_arn, var.token_key_secret_arn, var.supabase_secret_arn]
     },
   ]
 }
@@ -92,6 +134,49 @@ resource "aws_api_gateway_method" "proxy" {
   }
 }
 
+# /auth and /auth/{proxy+}: the login routes, served by the auth function.
+resource "aws_api_gateway_resource" "auth" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "auth"
+}
+
+resource "aws_api_gateway_resource" "auth_proxy" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.auth.id
+  path_part   = "{proxy+}"
+}
+
+resource "aws_api_gateway_method" "auth_proxy" {
+  #checkov:skip=CKV_AWS_59:The login routes are public by nature (they hand out the API key); logout checks the key in the function.
+  #checkov:skip=CKV2_AWS_53:Proxy integration: the auth router validates every body and parameter (typed extractors; 400, 413 or 415 with a JSON error body).
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  resource_id   = aws_api_gateway_resource.auth_proxy.id
+  http_method   = "ANY"
+  authorization = "NONE"
+
+  request_parameters = {
+    "method.request.path.proxy" = true
+  }
+}
+
+resource "aws_api_gateway_integration" "auth_proxy" {
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_resource.auth_proxy.id
+  http_method             = aws_api_gateway_method.auth_proxy.http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = module.auth_function.invoke_arn
+}
+
+resource "aws_lambda_permission" "api_gateway_auth" {
+  statement_id  = "AllowApiGatewayInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = module.auth_function.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/${var.stage_name}/*/auth/*"
+}
+
 resource "aws_api_gateway_integration" "root" {
   rest_api_id             = aws_api_gateway_rest_api.this.id
   resource_id             = aws_api_gateway_rest_api.this.root_resource_id
@@ -123,6 +208,11 @@ resource "aws_api_gateway_deployment" "this" {
       aws_api_gateway_integration.root.uri,
       aws_api_gateway_integration.proxy.id,
       aws_api_gateway_integration.proxy.uri,
+      aws_api_gateway_resource.auth.id,
+      aws_api_gateway_resource.auth_proxy.id,
+      aws_api_gateway_method.auth_proxy.id,
+      aws_api_gateway_integration.auth_proxy.id,
+      aws_api_gateway_integration.auth_proxy.uri,
     ]))
   }
 

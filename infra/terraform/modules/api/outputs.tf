@@ -66,3 +66,8 @@ output "role_name" {
   description = "Execution role of the API function."
   value       = module.function.role_name
 }
+
+output "auth_function_name" {
+  description = "The auth function (login routes, /auth/*)."
+  value       = module.auth_function.function_name
+}

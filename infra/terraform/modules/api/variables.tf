@@ -56,9 +56,30 @@ variable "queue_arn" {
   type        = string
 }
 
-variable "secret_arns" {
-  description = "The secrets the API reads."
-  type        = list(string)
+variable "supabase_secret_arn" {
+  description = "The Supabase secret: the only one the API function may read."
+  type        = string
+}
+
+variable "smashrun_secret_arn" {
+  description = "The SmashRun client secret (with the registered redirect URI): read by the auth function only."
+  type        = string
+}
+
+variable "token_key_secret_arn" {
+  description = "The token encryption key: read by the auth function only."
+  type        = string
+}
+
+variable "auth_zip_path" {
+  description = "The auth function's zip (cargo lambda build --output-format zip)."
+  type        = string
+}
+
+variable "auth_reserved_concurrency" {
+  description = "Reserved concurrency of the auth function (null: none)."
+  type        = number
+  default     = null
 }
 
 variable "log_retention_days" {

@@ -53,6 +53,12 @@ variable "policy_statements" {
     sid       = string
     actions   = list(string)
     resources = list(string)
+    # Optional IAM conditions, e.g. dynamodb:LeadingKeys to limit a function to its own items.
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
   }))
   default = []
 }
