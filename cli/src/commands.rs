@@ -2,108 +2,27 @@
 //! `monthly`, `records`, `config` and `completions`. Each asks the API once and prints the answer
 //! as text ([`crate::views`]) or, with `--json`, exactly as the API's type.
 
-use std::io::IsTerminal as _;
-use std::path::PathBuf;
-
 use clap::CommandFactory as _;
 use clap::error::ErrorKind;
 use serde::Serialize;
 use serde_json::Value;
 use stk_protocol::{Settings, SettingsPatch};
 
-use crate::app::connect;
 use crate::cli::{
     Cli, CompletionsArgs, ConfigAction, ConfigCommand, JsonArgs, MonthlyArgs, RecentArgs, RunsArgs,
     Setting, usage_error,
 };
-use crate::client::ApiClient;
-use crate::config::{ConfigStore, KeySource};
+use crate::config::KeySource;
 use crate::error::CliError;
 use crate::format::{Units, parse_distance};
-use crate::output::{Log, Out};
-use crate::term::{self, ColorChoice, Paint};
+use crate::output::Out;
+use crate::settings::Resolved;
 use crate::timezone;
-use crate::views::{self, LocalConfig, Style, UnitsSource};
-
-/// The global options every view needs.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub api_url: Option<String>,
-    pub config_dir: Option<PathBuf>,
-    /// `--units` / `STK_UNITS`.
-    pub units: Option<Units>,
-    pub color: ColorChoice,
-    pub log: Log,
-}
-
-impl Context {
-    fn connect(&self) -> Result<ApiClient, CliError> {
-        connect(
-            self.api_url.as_deref(),
-            self.config_dir.as_deref(),
-            self.log,
-        )
-    }
-
-    /// `--units` / `STK_UNITS`, else `units` in `config.json`, else miles. A config file that
-    /// cannot be read or holds odd units is warned about, not fatal: the view still shows.
-    fn units(&self) -> (Units, UnitsSource) {
-        if let Some(units) = self.units {
-            return (units, UnitsSource::Flag);
-        }
-        let default = (Units::default(), UnitsSource::Default);
-        let Ok(store) = ConfigStore::locate(self.config_dir.as_deref()) else {
-            return default;
-        };
-        match store.load() {
-            Ok(config) => match config.units {
-                None => default,
-                Some(Value::String(text)) => match text.parse() {
-                    Ok(units) => (units, UnitsSource::ConfigFile),
-                    Err(err) => {
-                        self.log.warn(format_args!(
-                            "ignoring `units` in {}: {err}; fix it with `stk config set units mi|km`",
-                            store.path().display()
-                        ));
-                        default
-                    }
-                },
-                Some(_) => {
-                    self.log.warn(format_args!(
-                        "ignoring `units` in {}: expected \"mi\" or \"km\"; fix it with `stk config set units mi|km`",
-                        store.path().display()
-                    ));
-                    default
-                }
-            },
-            Err(err) => {
-                self.log.warn(format_args!("{err}"));
-                default
-            }
-        }
-    }
-
-    /// Units, colour and width for text output on stdout.
-    fn style(&self, units: Units) -> Style {
-        let terminal = std::io::stdout().is_terminal();
-        let color = term::color_enabled(self.color, terminal, std::env::var_os("NO_COLOR"));
-        let columns = std::env::var("COLUMNS").ok();
-        let width = term::width(columns.as_deref(), term::terminal_width());
-        Style {
-            units,
-            paint: Paint::new(color),
-            width,
-        }
-    }
-
-    fn text_style(&self) -> Style {
-        self.style(self.units().0)
-    }
-}
+use crate::views::{self, LocalConfig};
 
 /// `stk streak` and `stk` alone.
-pub async fn streak(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
-    let summary = ctx.connect()?.streak().await?;
+pub async fn streak(resolved: &Resolved, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
+    let summary = resolved.connect()?.streak().await?;
     if args.json {
         return out.json(&summary);
     }
@@ -111,56 +30,64 @@ pub async fn streak(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), 
     let zone = if summary.time_zone_set {
         None
     } else {
-        timezone::machine_zone().filter(|zone| !timezone::is_utc(zone))
+        timezone::machine_zone(resolved.env.tz.clone()).filter(|zone| !timezone::is_utc(zone))
     };
-    out.text(&views::streak(&summary, zone.as_deref(), &ctx.text_style()))
+    out.text(&views::streak(
+        &summary,
+        zone.as_deref(),
+        &resolved.text_style(),
+    ))
 }
 
 /// `stk stats`.
-pub async fn stats(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
-    let stats = ctx.connect()?.stats().await?;
+pub async fn stats(resolved: &Resolved, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
+    let stats = resolved.connect()?.stats().await?;
     if args.json {
         return out.json(&stats);
     }
-    out.text(&views::stats(&stats, &ctx.text_style()))
+    out.text(&views::stats(&stats, &resolved.text_style()))
 }
 
 /// `stk recent`.
-pub async fn recent(ctx: &Context, args: RecentArgs, out: &mut Out) -> Result<(), CliError> {
-    let list = ctx.connect()?.recent(args.limit).await?;
+pub async fn recent(resolved: &Resolved, args: RecentArgs, out: &mut Out) -> Result<(), CliError> {
+    let list = resolved.connect()?.recent(args.limit).await?;
     if args.output.json {
         return out.json(&list);
     }
-    out.text(&views::recent(&list, &ctx.text_style()))
+    out.text(&views::recent(&list, &resolved.text_style()))
 }
 
 /// `stk runs`.
-pub async fn runs(ctx: &Context, args: RunsArgs, out: &mut Out) -> Result<(), CliError> {
+pub async fn runs(resolved: &Resolved, args: RunsArgs, out: &mut Out) -> Result<(), CliError> {
     // Arguments first: a usage error wins over a configuration problem.
     let query = args.query()?;
-    let list = ctx.connect()?.runs(&query).await?;
+    let list = resolved.connect()?.runs(&query).await?;
     if args.output.json {
         return out.json(&list);
     }
-    out.text(&views::runs(&list, &query, &ctx.text_style()))
+    out.text(&views::runs(&list, &query, &resolved.text_style()))
 }
 
 /// `stk monthly`.
-pub async fn monthly(ctx: &Context, args: MonthlyArgs, out: &mut Out) -> Result<(), CliError> {
-    let totals = ctx.connect()?.monthly(args.limit).await?;
+pub async fn monthly(
+    resolved: &Resolved,
+    args: MonthlyArgs,
+    out: &mut Out,
+) -> Result<(), CliError> {
+    let totals = resolved.connect()?.monthly(args.limit).await?;
     if args.output.json {
         return out.json(&totals);
     }
-    out.text(&views::monthly(&totals, &ctx.text_style()))
+    out.text(&views::monthly(&totals, &resolved.text_style()))
 }
 
 /// `stk records`.
-pub async fn records(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
-    let records = ctx.connect()?.records().await?;
+pub async fn records(resolved: &Resolved, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
+    let records = resolved.connect()?.records().await?;
     if args.json {
         return out.json(&records);
     }
-    out.text(&views::records(&records, &ctx.text_style()))
+    out.text(&views::records(&records, &resolved.text_style()))
 }
 
 /// `stk completions SHELL`.
@@ -171,14 +98,18 @@ pub fn completions(args: CompletionsArgs, out: &mut Out) -> Result<(), CliError>
 }
 
 /// `stk config [show|set ...]`.
-pub async fn config(ctx: &Context, command: ConfigCommand, out: &mut Out) -> Result<(), CliError> {
+pub async fn config(
+    resolved: &Resolved,
+    command: ConfigCommand,
+    out: &mut Out,
+) -> Result<(), CliError> {
     match command.action {
-        None => show(ctx, JsonArgs { json: false }, out).await,
-        Some(ConfigAction::Show(args)) => show(ctx, args, out).await,
+        None => show(resolved, JsonArgs { json: false }, out).await,
+        Some(ConfigAction::Show(args)) => show(resolved, args, out).await,
         Some(ConfigAction::Set(set)) => match set.setting {
-            Setting::Timezone { zone } => set_zone(ctx, zone, out).await,
-            Setting::MinDistance { distance } => set_min_distance(ctx, &distance, out).await,
-            Setting::Units { units } => set_units(ctx, units, out),
+            Setting::Timezone { zone } => set_zone(resolved, zone, out).await,
+            Setting::MinDistance { distance } => set_min_distance(resolved, &distance, out).await,
+            Setting::Units { units } => set_units(resolved, units, out),
         },
     }
 }
@@ -194,10 +125,10 @@ struct ConfigReport<'a> {
     api_key_source: String,
 }
 
-async fn show(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
-    let client = ctx.connect()?;
+async fn show(resolved: &Resolved, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
+    let client = resolved.connect()?;
     let settings = client.settings().await?;
-    let (units, units_source) = ctx.units();
+    let (units, units_source) = resolved.units();
     let api_key_source = match client.key_source() {
         KeySource::Env => crate::config::API_KEY_ENV.to_owned(),
         KeySource::File(path) => path.display().to_string(),
@@ -217,14 +148,18 @@ async fn show(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), CliErr
         api_url: client.base_url().to_string(),
         api_key_source: format!("from {api_key_source}"),
     };
-    out.text(&views::config(&settings, &local, &ctx.style(units)))
+    out.text(&views::config(&settings, &local, &resolved.style(units)))
 }
 
-async fn set_zone(ctx: &Context, zone: Option<String>, out: &mut Out) -> Result<(), CliError> {
+async fn set_zone(
+    resolved: &Resolved,
+    zone: Option<String>,
+    out: &mut Out,
+) -> Result<(), CliError> {
     let zone = match zone {
         Some(zone) => zone.trim().to_owned(),
         None => {
-            let zone = timezone::machine_zone().ok_or_else(|| {
+            let zone = timezone::machine_zone(resolved.env.tz.clone()).ok_or_else(|| {
                 usage_error(
                     &["config", "set", "timezone"],
                     ErrorKind::MissingRequiredArgument,
@@ -235,7 +170,7 @@ async fn set_zone(ctx: &Context, zone: Option<String>, out: &mut Out) -> Result<
             zone
         }
     };
-    let client = ctx.connect()?;
+    let client = resolved.connect()?;
     let patch = SettingsPatch {
         time_zone: Some(zone),
         min_streak_distance_km: None,
@@ -247,8 +182,8 @@ async fn set_zone(ctx: &Context, zone: Option<String>, out: &mut Out) -> Result<
     ))
 }
 
-async fn set_min_distance(ctx: &Context, text: &str, out: &mut Out) -> Result<(), CliError> {
-    let units = ctx.units().0;
+async fn set_min_distance(resolved: &Resolved, text: &str, out: &mut Out) -> Result<(), CliError> {
+    let units = resolved.units().0;
     let km = parse_distance(text, units).map_err(|message| {
         usage_error(
             &["config", "set", "min-distance"],
@@ -256,7 +191,7 @@ async fn set_min_distance(ctx: &Context, text: &str, out: &mut Out) -> Result<()
             message,
         )
     })?;
-    let client = ctx.connect()?;
+    let client = resolved.connect()?;
     let patch = SettingsPatch {
         time_zone: None,
         min_streak_distance_km: Some(km),
@@ -264,21 +199,21 @@ async fn set_min_distance(ctx: &Context, text: &str, out: &mut Out) -> Result<()
     let settings = client.update_settings(&patch).await?;
     out.line(format_args!(
         "streak minimum set to {}",
-        views::minimum(settings.min_streak_distance_km, &ctx.style(units))
+        views::minimum(settings.min_streak_distance_km, &resolved.style(units))
     ))
 }
 
-fn set_units(ctx: &Context, units: Units, out: &mut Out) -> Result<(), CliError> {
-    let store = ConfigStore::locate(ctx.config_dir.as_deref())?;
-    let mut config = store.load()?;
+fn set_units(resolved: &Resolved, units: Units, out: &mut Out) -> Result<(), CliError> {
+    let (store, config) = resolved.config()?;
+    let mut config = config.clone();
     config.units = Some(Value::String(units.label().to_owned()));
     store.save(&config)?;
     out.line(format_args!(
         "units set to {units} (saved in {})",
         store.path().display()
     ))?;
-    if let Some(overriding) = ctx.units.filter(|&flag| flag != units) {
-        ctx.log.warn(format_args!(
+    if let Some(overriding) = resolved.units_flag.filter(|&flag| flag != units) {
+        resolved.log.warn(format_args!(
             "--units or STK_UNITS ({overriding}) still takes precedence over config.json"
         ));
     }

@@ -18,6 +18,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -169,8 +170,9 @@ impl ConfigFile {
     }
 }
 
-/// Everything that can go wrong with configuration. All of these exit with code 3.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong with configuration. All of these exit with code 3. Cloneable:
+/// a file read once at start may fail only the commands that need it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot find a config directory: set STK_CONFIG_DIR (or HOME)")]
     NoConfigDir,
@@ -178,19 +180,19 @@ pub enum ConfigError {
     Read {
         path: PathBuf,
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     #[error("{} is not a valid stk config ({source}): fix it, or delete it and run `stk auth login`", path.display())]
     Parse {
         path: PathBuf,
         #[source]
-        source: serde_json::Error,
+        source: Arc<serde_json::Error>,
     },
     #[error("could not write {}: {source}", path.display())]
     Write {
         path: PathBuf,
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     #[error("not logged in to {url}: run `stk auth login` (a key is sent only to the API that issued it){}", if *.unbound_key { "; the key in config.json names no API and is never sent" } else { "" })]
     NotLoggedIn { url: String, unbound_key: bool },
@@ -223,12 +225,7 @@ impl ConfigStore {
     }
 
     /// The store in `explicit` (from `--config-dir` / `STK_CONFIG_DIR`) when given, else in the
-    /// XDG or home default, read from the process environment.
-    pub fn locate(explicit: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::locate_with(explicit, |name| std::env::var_os(name))
-    }
-
-    /// [`ConfigStore::locate`] with the environment passed in, for tests.
+    /// XDG or home default; `env` looks those variables up (the resolved environment).
     pub fn locate_with(
         explicit: Option<&Path>,
         env: impl Fn(&str) -> Option<OsString>,
@@ -264,12 +261,20 @@ impl ConfigStore {
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path,
+                    source: Arc::new(source),
+                });
+            }
         };
         if text.trim().is_empty() {
             return Ok(ConfigFile::default());
         }
-        serde_json::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
+        serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
+            path,
+            source: Arc::new(source),
+        })
     }
 
     /// Writes the file atomically (a temporary file renamed over it), readable by its owner only.
@@ -277,7 +282,7 @@ impl ConfigStore {
         let path = self.path();
         let write_err = |source| ConfigError::Write {
             path: path.clone(),
-            source,
+            source: Arc::new(source),
         };
         create_private_dir(&self.dir).map_err(write_err)?;
         let mut text =
@@ -367,15 +372,6 @@ pub fn loose_permissions(path: &Path) -> Option<u32> {
 #[cfg(not(unix))]
 pub fn loose_permissions(_path: &Path) -> Option<u32> {
     None
-}
-
-/// Reads `STK_API_KEY` from the process environment.
-pub fn api_key_from_env() -> Result<Option<String>, ConfigError> {
-    match std::env::var(API_KEY_ENV) {
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::ApiKeyNotText),
-    }
 }
 
 #[cfg(test)]

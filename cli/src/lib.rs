@@ -14,6 +14,7 @@
 //! - `stk config show [--json]`, `stk config set timezone [ZONE]`, `stk config set min-distance
 //!   DISTANCE`, `stk config set units mi|km`.
 //! - `stk completions bash|zsh|fish|elvish|powershell`.
+//! - `stk auth login [--no-browser]`, `stk auth status [--json]`, `stk auth logout [--all]`.
 //! - `stk sync [--since DATE] [--until DATE] [--full] [--wait] [--json]`: queue a sync (and follow it).
 //! - `stk sync status [JOB_ID] [--wait] [--json]`: one job, by default the most recent.
 //! - `stk sync list [--json]`: recent jobs, newest first.
@@ -29,8 +30,11 @@
 //!
 //! # Configuration
 //!
+//! Resolved once per run, in [`settings`]: the flags, the environment and `config.json`; every
+//! command receives that one [`settings::Resolved`] and reads nothing else.
+//!
 //! - `API_BASE_URL` (or `--api-url`): the API's address; also read from `./.env` (the process
-//!   environment wins over the file).
+//!   environment wins over the file); else `api_url` in `config.json`.
 //! - `STK_API_KEY`: an API key that overrides the config file (for CI and scripts).
 //! - `STK_CONFIG_DIR` (or `--config-dir`): where `config.json` lives; default
 //!   `$XDG_CONFIG_HOME/stk`, else `~/.config/stk`. See [`config`].
@@ -49,6 +53,8 @@ pub mod format;
 pub mod login;
 pub mod output;
 pub mod render;
+pub mod settings;
+pub mod sync;
 pub mod table;
 pub mod term;
 pub mod timezone;

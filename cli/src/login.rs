@@ -19,48 +19,37 @@ use stk_protocol::{KeyPickup, LoginSessionRequest, ManualCallback, Me};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::app::load_config;
 use crate::cli::{AuthAction, AuthCommand, JsonArgs, LoginArgs, LogoutArgs};
-use crate::client::{ApiClient, PickupAnswer, is_insecure, parse_base_url};
-use crate::commands::Context;
-use crate::config::{self, ApiKey, ConfigError, ConfigFile, ConfigStore, KeySource};
+use crate::client::{ApiClient, PickupAnswer, is_insecure};
+use crate::config::{self, ApiKey, ConfigFile, ConfigStore, KeySource};
 use crate::error::CliError;
 use crate::output::{Log, Out};
 use crate::render::clean;
+use crate::settings::{Environment, Resolved};
 
 /// The Python CLI kept SmashRun tokens here; they have no place on this machine any more.
 pub const LEGACY_TOKENS_FILE: &str = "tokens.json";
 /// Never wait longer than this, whatever the session says.
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
-pub async fn run(ctx: &Context, auth: AuthCommand, out: &mut Out) -> Result<(), CliError> {
+pub async fn run(resolved: &Resolved, auth: AuthCommand, out: &mut Out) -> Result<(), CliError> {
     match auth.action {
-        AuthAction::Login(args) => login(ctx, args, out).await,
-        AuthAction::Status(args) => status(ctx, args, out).await,
-        AuthAction::Logout(args) => logout(ctx, args, out).await,
+        AuthAction::Login(args) => login(resolved, args, out).await,
+        AuthAction::Status(args) => status(resolved, args, out).await,
+        AuthAction::Logout(args) => logout(resolved, args, out).await,
     }
 }
 
-/// The config file and the API a command is aimed at (`--api-url`, `API_BASE_URL`, `.env`,
-/// else the file's `api_url`).
-fn target(ctx: &Context) -> Result<(ConfigStore, ConfigFile, Url), CliError> {
-    let flag = ctx
-        .api_url
-        .as_deref()
-        .filter(|url| !url.trim().is_empty())
-        .map(parse_base_url)
-        .transpose()?;
-    let (store, config) = load_config(ctx.config_dir.as_deref(), ctx.log)?;
-    let base = match flag {
-        Some(base) => base,
-        None => parse_base_url(config.api_url.as_deref().ok_or(ConfigError::NoApiUrl)?)?,
-    };
-    Ok((store, config, base))
+/// The config file (a copy, to change and save) and the API a command is aimed at.
+fn target(resolved: &Resolved) -> Result<(ConfigStore, ConfigFile, Url), CliError> {
+    let base = resolved.base_url()?;
+    let (store, config) = resolved.config()?;
+    Ok((store.clone(), config.clone(), base))
 }
 
-async fn login(ctx: &Context, args: LoginArgs, out: &mut Out) -> Result<(), CliError> {
-    let log = ctx.log;
-    let (store, mut config, base) = target(ctx)?;
+async fn login(resolved: &Resolved, args: LoginArgs, out: &mut Out) -> Result<(), CliError> {
+    let log = resolved.log;
+    let (store, mut config, base) = target(resolved)?;
     let client = ApiClient::anonymous(base.clone(), log)?;
     let secret = random_secret()?;
     let session = client
@@ -77,7 +66,7 @@ async fn login(ctx: &Context, args: LoginArgs, out: &mut Out) -> Result<(), CliE
             "If your browser cannot reach the API afterwards, paste here the address it was sent to (or its code).",
         )?;
     } else {
-        open_browser(authorize.as_str(), log);
+        open_browser(authorize.as_str(), &resolved.env, log);
     }
     out.flush()?;
 
@@ -246,18 +235,12 @@ fn consent_url(raw: &str) -> Result<Url, CliError> {
 /// `$BROWSER` when set (the address is its last argument), else the platform's opener, and
 /// only where there is a display to open it on. Failing to open is not an error: the address
 /// is printed.
-fn open_browser(url: &str, log: Log) {
-    let opener: Option<Vec<String>> = match std::env::var("BROWSER") {
-        Ok(browser) if !browser.trim().is_empty() => {
-            Some(browser.split_whitespace().map(str::to_owned).collect())
-        }
-        _ if cfg!(target_os = "macos") => Some(vec!["open".into()]),
-        _ if std::env::var_os("DISPLAY").is_some()
-            || std::env::var_os("WAYLAND_DISPLAY").is_some() =>
-        {
-            Some(vec!["xdg-open".into()])
-        }
-        _ => None,
+fn open_browser(url: &str, env: &Environment, log: Log) {
+    let opener: Option<Vec<String>> = match &env.browser {
+        Some(browser) => Some(browser.split_whitespace().map(str::to_owned).collect()),
+        None if cfg!(target_os = "macos") => Some(vec!["open".into()]),
+        None if env.display => Some(vec!["xdg-open".into()]),
+        None => None,
     };
     let Some(mut command) = opener.filter(|c| !c.is_empty()) else {
         log.debug(format_args!(
@@ -307,19 +290,20 @@ fn remove_legacy_tokens(dir: &Path, log: Log) -> bool {
     }
 }
 
-async fn status(ctx: &Context, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
-    let log = ctx.log;
-    let (store, config, base) = target(ctx)?;
-    let legacy = store.dir().join(LEGACY_TOKENS_FILE);
-    if legacy.exists() {
+async fn status(resolved: &Resolved, args: JsonArgs, out: &mut Out) -> Result<(), CliError> {
+    let log = resolved.log;
+    let base = resolved.base_url()?;
+    if let Some(legacy) = resolved
+        .config_dir()
+        .map(|dir| dir.join(LEGACY_TOKENS_FILE))
+        .filter(|legacy| legacy.exists())
+    {
         log.warn(format_args!(
             "{} holds the Python CLI's SmashRun tokens: run `stk auth login` (it removes the file), or delete it",
             legacy.display()
         ));
     }
-    let (key, source) = config::resolve_api_key(config::api_key_from_env()?, &base, || {
-        Ok((store.clone(), config.clone()))
-    })?;
+    let (key, source) = resolved.api_key(&base)?;
     let me = ApiClient::new(base.clone(), &key, source.clone(), log)?
         .me()
         .await?;
@@ -391,9 +375,9 @@ fn expires_in(seconds: i64) -> String {
     }
 }
 
-async fn logout(ctx: &Context, args: LogoutArgs, out: &mut Out) -> Result<(), CliError> {
-    let log = ctx.log;
-    let (store, mut config, base) = target(ctx)?;
+async fn logout(resolved: &Resolved, args: LogoutArgs, out: &mut Out) -> Result<(), CliError> {
+    let log = resolved.log;
+    let (store, mut config, base) = target(resolved)?;
     let shown = base.as_str().trim_end_matches('/').to_owned();
     let Some(key) = config.key_for(&base) else {
         out.line(format_args!("not logged in to {shown}: nothing to do"))?;

@@ -7,10 +7,10 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// This machine's zone name, if it can be told.
-pub fn machine_zone() -> Option<String> {
+/// This machine's zone name, if it can be told (`tz`: the `TZ` variable).
+pub fn machine_zone(tz: Option<OsString>) -> Option<String> {
     detect(
-        std::env::var_os("TZ"),
+        tz,
         || std::fs::read_link("/etc/localtime").ok(),
         || std::fs::read_to_string("/etc/timezone").ok(),
     )
