@@ -701,3 +701,34 @@ fn the_python_clis_config_is_migrated() {
     assert_eq!(saved, serde_json::json!({ "api_url": stub.url }));
     assert!(stub.requests().is_empty());
 }
+
+/// Logging out with the API out of reach still forgets the key here, and says the server was
+/// not told.
+#[test]
+fn logout_works_offline_and_says_the_server_was_not_told() {
+    let sandbox = Sandbox::empty();
+    let url = unused_url();
+    sandbox.write_config(&support::key_config(&url, KEY));
+    let run = exec(&mut sandbox.stk(&url), &["auth", "logout"]);
+    run.assert_code(0).stdout_has("the server was not told");
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.config_dir().join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        saved["apis"][url.trim_end_matches('/')].is_null(),
+        "{saved}"
+    );
+    exec(&mut sandbox.stk(&url), &["auth", "logout"])
+        .assert_code(0)
+        .stdout_has("not logged in to");
+}
+
+#[test]
+fn auth_status_warns_while_the_python_clis_tokens_file_exists() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.config_dir().join("tokens.json"), "{}").unwrap();
+    let run = exec(&mut sandbox.stk(&unused_url()), &["auth", "status"]);
+    run.assert_code(5)
+        .stderr_has("tokens.json holds the Python CLI's SmashRun tokens: run `stk auth login`");
+}
