@@ -113,9 +113,22 @@ pub fn success_summary(job: &SyncJob) -> Vec<String> {
     }
     if p.activities_rejected > 0 {
         lines.push(format!(
-            "{} activities could not be read (missing id, start, distance or duration) and were skipped",
+            "{} activities could not be stored (unreadable or out of bounds) and were skipped:",
             thousands(p.activities_rejected)
         ));
+        for rejected in p.rejected.iter().take(5) {
+            lines.push(format!("  {}", clean(&rejected.reason)));
+        }
+        let more = p
+            .activities_rejected
+            .saturating_sub(p.rejected.len().min(5) as u64);
+        if more > 0 {
+            lines.push(format!(
+                "  and {} more (stk sync status --json lists up to {})",
+                thousands(more),
+                stk_protocol::MAX_REJECTED_LISTED
+            ));
+        }
     }
     lines
 }
@@ -320,12 +333,18 @@ pub(crate) mod tests {
         job.progress.runs_inserted = 0;
         job.progress.runs_unchanged = 4812;
         job.progress.activities_rejected = 2;
+        job.progress.rejected = vec![stk_protocol::RejectedActivity {
+            activity_id: Some("7".into()),
+            reason: "activity 7: `distance` is over 1,000 km".into(),
+        }];
         job.finished_at = None;
         let lines = success_summary(&job);
         assert!(lines[0].starts_with("sync succeeded: 4,812 activities seen; 0 inserted"));
         assert!(lines[0].contains(", 2 unreadable ("), "{}", lines[0]);
         assert_eq!(lines[1], "nothing new: 0 runs inserted or updated");
-        assert!(lines[2].starts_with("2 activities could not be read"));
+        assert!(lines[2].starts_with("2 activities could not be stored"));
+        assert_eq!(lines[3], "  activity 7: `distance` is over 1,000 km");
+        assert!(lines[4].starts_with("  and 1 more"), "{lines:?}");
     }
 
     #[test]

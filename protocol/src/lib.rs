@@ -74,8 +74,12 @@ pub struct JobProgress {
     /// Runs SmashRun no longer lists, marked deleted by a full sync.
     #[serde(default)]
     pub runs_deleted: u64,
-    /// Activities that could not be read (missing id, start, distance or duration).
+    /// Activities that could not be read or were out of bounds (missing id, start, distance or
+    /// duration; an impossible date or offset; an absurd distance or duration).
     pub activities_rejected: u64,
+    /// Which ones and why: the first [`MAX_REJECTED_LISTED`] of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedActivity>,
     /// Total SmashRun reports for the account, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_total: Option<u64>,
@@ -83,6 +87,17 @@ pub struct JobProgress {
     pub smashrun_requests: u64,
     /// Requests made to the run store, retries included.
     pub store_requests: u64,
+}
+
+/// How many rejected activities a job lists (it counts them all).
+pub const MAX_REJECTED_LISTED: usize = 20;
+
+/// An activity a sync could not store, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedActivity {
+    /// SmashRun's activity id, when the activity had a usable one.
+    pub activity_id: Option<String>,
+    pub reason: String,
 }
 
 /// Why a job failed, in words the runner can act on.

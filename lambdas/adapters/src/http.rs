@@ -12,6 +12,9 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(25))
         .user_agent(concat!("myrunstreak/", env!("CARGO_PKG_VERSION")))
+        // SmashRun and PostgREST answer where they are asked; a redirect to another host would
+        // carry a bearer token there and bring back whatever that host says.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 

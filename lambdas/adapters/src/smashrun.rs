@@ -160,7 +160,7 @@ async fn parse_body(response: reqwest::Response) -> Result<Value, SmashrunError>
         BodyError::Transport(e) => SmashrunError::Transport(boxed(e.without_url())),
         BodyError::TooLarge => SmashrunError::Malformed(e.to_string()),
     })?;
-    serde_json::from_slice(&bytes)
+    stk_core::activity::parse_answer(&bytes)
         .map_err(|e| SmashrunError::Malformed(e.classify_str().to_owned()))
 }
 

@@ -255,11 +255,17 @@ impl RunStore for Supabase {
             updated: u64,
             unchanged: u64,
         }
+        // Built without `json!`, which panics when a value cannot be serialised.
+        let runs = serde_json::to_value(runs)
+            .map_err(|e| StoreError::Malformed(format!("a run could not be serialised: {e}")))?;
         let body =
             json!({ "p_user_id": user, "p_source": SOURCE, "p_runs": runs, "p_job_id": full_sync });
         let rows: Vec<Counts> = self
             .call(Method::POST, "rpc/upsert_runs", &[], Some(&body), None)
-            .instrument(info_span!("store_upsert_runs", runs = runs.len()))
+            .instrument(info_span!(
+                "store_upsert_runs",
+                runs = runs.as_array().map_or(0, Vec::len)
+            ))
             .await?;
         let counts = rows
             .first()

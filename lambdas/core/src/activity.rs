@@ -72,6 +72,47 @@ pub enum ActivityError {
     MissingField { id: String, field: &'static str },
     #[error("activity {id} has an unreadable `startDateTimeLocal`")]
     BadStart { id: String },
+    #[error("activity {id}: `{field}` {why}")]
+    OutOfBounds {
+        id: String,
+        field: &'static str,
+        why: &'static str,
+    },
+}
+
+impl ActivityError {
+    /// The activity's id, when it had a usable one.
+    pub fn activity_id(&self) -> Option<&str> {
+        match self {
+            Self::NotAnObject | Self::MissingId => None,
+            Self::MissingField { id, .. }
+            | Self::BadStart { id }
+            | Self::OutOfBounds { id, .. } => Some(id),
+        }
+    }
+}
+
+/// What a run may hold before it reaches SQL (documented in `docs/activity-bounds.md`). A
+/// required field outside its bounds rejects the activity; an optional one is dropped (the raw
+/// JSON keeps it). Every bound also keeps a value inside its column's type.
+pub mod bounds {
+    /// Start years: no GPS watch ran before 1970, and SmashRun's dates are not in the far future.
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+    /// Real zones run from UTC-12:00 to UTC+14:00.
+    pub const OFFSET_MINUTES: std::ops::RangeInclusive<i32> = -12 * 60..=14 * 60;
+    /// The longest single activities (multi-day ultras) stay well under this.
+    pub const DISTANCE_KM: std::ops::RangeInclusive<f64> = 0.0..=1_000.0;
+    /// Thirty days.
+    pub const DURATION_S: std::ops::RangeInclusive<f64> = 0.0..=2_592_000.0;
+    pub const CALORIES: std::ops::RangeInclusive<i64> = 0..=100_000;
+    pub const HEART_RATE: std::ops::RangeInclusive<i64> = 0..=300;
+    pub const CADENCE: std::ops::RangeInclusive<i64> = 0..=400;
+    pub const TEMPERATURE_C: std::ops::RangeInclusive<f64> = -90.0..=60.0;
+    pub const HUMIDITY_PCT: std::ops::RangeInclusive<f64> = 0.0..=100.0;
+    pub const WIND_KMH: std::ops::RangeInclusive<f64> = 0.0..=500.0;
+    /// Characters of `notes`; other text fields are cut at [`SHORT_TEXT`].
+    pub const NOTES: usize = 4_000;
+    pub const SHORT_TEXT: usize = 200;
 }
 
 impl Run {
@@ -91,38 +132,83 @@ impl Run {
             parse_local_start(start_text).ok_or(ActivityError::BadStart {
                 id: id_text.clone(),
             })?;
+        let out_of_bounds = |field, why| ActivityError::OutOfBounds {
+            id: id_text.clone(),
+            field,
+            why,
+        };
+        if id <= 0 {
+            return Err(out_of_bounds("activityId", "is not a positive integer"));
+        }
+        if !bounds::YEARS.contains(&start_local.year()) {
+            return Err(out_of_bounds(
+                "startDateTimeLocal",
+                "is outside the years 1970 to 2100",
+            ));
+        }
+        let offset_minutes = offset.map(|o| i32::from(o.whole_minutes()));
+        if offset_minutes.is_some_and(|m| !bounds::OFFSET_MINUTES.contains(&m)) {
+            return Err(out_of_bounds(
+                "startDateTimeLocal",
+                "has an offset outside UTC-12:00 to UTC+14:00",
+            ));
+        }
         let distance_km = non_negative(obj.get("distance")).ok_or_else(|| missing("distance"))?;
+        if !bounds::DISTANCE_KM.contains(&distance_km) {
+            return Err(out_of_bounds("distance", "is over 1,000 km"));
+        }
         let duration_s = non_negative(obj.get("duration")).ok_or_else(|| missing("duration"))?;
+        if !bounds::DURATION_S.contains(&duration_s) {
+            return Err(out_of_bounds("duration", "is over 30 days"));
+        }
+        let within = |value: Option<i64>, range: std::ops::RangeInclusive<i64>| {
+            value.filter(|v| range.contains(v))
+        };
+        let within_f = |value: Option<f64>, range: std::ops::RangeInclusive<f64>| {
+            value.filter(|v| range.contains(v))
+        };
+        let stamp = |key: &str| {
+            obj.get(key)
+                .and_then(Value::as_str)
+                .and_then(parse_utc_naive)
+                .filter(|t| bounds::YEARS.contains(&t.year()))
+        };
 
         Ok(Self {
             source_activity_id: id,
             start_local,
-            utc_offset_minutes: offset.map(|o| i32::from(o.whole_minutes())),
+            utc_offset_minutes: offset_minutes,
             start_utc: offset.map(|o| start_local.assume_offset(o)),
             local_date: start_local.date(),
             distance_km,
             duration_s,
-            activity_type: text(obj, "activityType"),
-            source_app: text(obj, "source"),
-            device_type: text(obj, "deviceType"),
-            app_version: text(obj, "appVersion"),
-            external_id: text(obj, "externalId"),
-            notes: text(obj, "notes"),
-            calories: integer(obj.get("calories")),
-            heart_rate_min: integer(obj.get("heartRateMin")),
-            heart_rate_avg: integer(obj.get("heartRateAverage")),
-            heart_rate_max: integer(obj.get("heartRateMax")),
-            cadence_min: integer(obj.get("cadenceMin")),
-            cadence_avg: integer(obj.get("cadenceAverage")),
-            cadence_max: integer(obj.get("cadenceMax")),
-            weather_type: text(obj, "weatherType"),
-            temperature_c: float(obj.get("temperature")),
-            temperature_apparent_c: float(obj.get("temperatureApparent")),
-            temperature_wind_chill_c: float(obj.get("temperatureWindChill")),
-            humidity_pct: float(obj.get("humidity")),
-            wind_speed_kmh: float(obj.get("windSpeed")),
-            how_felt: text(obj, "howFelt"),
-            terrain: text(obj, "terrain"),
+            activity_type: text(obj, "activityType", bounds::SHORT_TEXT),
+            source_app: text(obj, "source", bounds::SHORT_TEXT),
+            device_type: text(obj, "deviceType", bounds::SHORT_TEXT),
+            app_version: text(obj, "appVersion", bounds::SHORT_TEXT),
+            external_id: text(obj, "externalId", bounds::SHORT_TEXT),
+            notes: text(obj, "notes", bounds::NOTES),
+            calories: within(integer(obj.get("calories")), bounds::CALORIES),
+            heart_rate_min: within(integer(obj.get("heartRateMin")), bounds::HEART_RATE),
+            heart_rate_avg: within(integer(obj.get("heartRateAverage")), bounds::HEART_RATE),
+            heart_rate_max: within(integer(obj.get("heartRateMax")), bounds::HEART_RATE),
+            cadence_min: within(integer(obj.get("cadenceMin")), bounds::CADENCE),
+            cadence_avg: within(integer(obj.get("cadenceAverage")), bounds::CADENCE),
+            cadence_max: within(integer(obj.get("cadenceMax")), bounds::CADENCE),
+            weather_type: text(obj, "weatherType", bounds::SHORT_TEXT),
+            temperature_c: within_f(float(obj.get("temperature")), bounds::TEMPERATURE_C),
+            temperature_apparent_c: within_f(
+                float(obj.get("temperatureApparent")),
+                bounds::TEMPERATURE_C,
+            ),
+            temperature_wind_chill_c: within_f(
+                float(obj.get("temperatureWindChill")),
+                bounds::TEMPERATURE_C,
+            ),
+            humidity_pct: within_f(float(obj.get("humidity")), bounds::HUMIDITY_PCT),
+            wind_speed_kmh: within_f(float(obj.get("windSpeed")), bounds::WIND_KMH),
+            how_felt: text(obj, "howFelt", bounds::SHORT_TEXT),
+            terrain: text(obj, "terrain", bounds::SHORT_TEXT),
             is_race: flag(obj.get("isRace")),
             is_treadmill: flag(obj.get("isTreadmill")),
             is_bad_hr: flag(obj.get("isBadHR")),
@@ -132,15 +218,9 @@ impl Run {
             start_latitude: float(obj.get("startLatitude")).filter(|v| (-90.0..=90.0).contains(v)),
             start_longitude: float(obj.get("startLongitude"))
                 .filter(|v| (-180.0..=180.0).contains(v)),
-            source_created_at: obj
-                .get("dateCreatedUTC")
-                .and_then(Value::as_str)
-                .and_then(parse_utc_naive),
-            source_updated_at: obj
-                .get("dateUpdatedUTC")
-                .and_then(Value::as_str)
-                .and_then(parse_utc_naive),
-            raw: value.clone(),
+            source_created_at: stamp("dateCreatedUTC"),
+            source_updated_at: stamp("dateUpdatedUTC"),
+            raw: without_nul(value),
         })
     }
 }
@@ -231,15 +311,92 @@ fn flag(value: Option<&Value>) -> Option<bool> {
     }
 }
 
-/// Open sets are kept as text; an empty string is SmashRun's way of saying "none".
-fn text(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    match obj.get(key)? {
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// Open sets are kept as text; an empty string is SmashRun's way of saying "none". PostgreSQL
+/// text holds no NUL, so NULs become U+FFFD; text is cut at `max` characters.
+fn text(obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
+    let text = match obj.get(key)? {
+        Value::String(s) if s.is_empty() => return None,
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    Some(text.replace('\0', "\u{fffd}").chars().take(max).collect())
+}
+
+/// The raw JSON as `jsonb` can hold it: no NUL in any string or key.
+fn without_nul(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),
+        Value::Array(items) => Value::Array(items.iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.replace('\0', "\u{fffd}"), without_nul(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
+}
+
+/// Parses a SmashRun answer. A lone UTF-16 surrogate escape (`\ud800` with no partner) makes
+/// the whole text invalid JSON; such escapes become U+FFFD, so one activity cannot make its
+/// whole page unreadable.
+pub fn parse_answer(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(first) => match repair_lone_surrogates(bytes) {
+            Some(repaired) => serde_json::from_slice(&repaired),
+            None => Err(first),
+        },
+    }
+}
+
+/// The text with every unpaired `\uD800`-`\uDFFF` escape replaced by `\ufffd`, or `None`
+/// when there was none.
+fn repair_lone_surrogates(bytes: &[u8]) -> Option<Vec<u8>> {
+    let hex = |at: usize| -> Option<u16> {
+        let digits = bytes.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let escape_at = |at: usize| -> Option<u16> {
+        (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten()
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match escape_at(i) {
+            Some(0xD800..=0xDBFF) => {
+                if matches!(escape_at(i + 6), Some(0xDC00..=0xDFFF)) {
+                    out.extend_from_slice(&bytes[i..i + 12]);
+                    i += 12;
+                } else {
+                    out.extend_from_slice(b"\\ufffd");
+                    changed = true;
+                    i += 6;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                out.extend_from_slice(b"\\ufffd");
+                changed = true;
+                i += 6;
+            }
+            // Any other escape, `\\` included, is copied whole so its second byte is not
+            // read as the start of another escape.
+            _ => {
+                out.extend_from_slice(&bytes[i..(i + 2).min(bytes.len())]);
+                i += 2;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 fn iso_primitive<S: serde::Serializer>(v: &PrimitiveDateTime, s: S) -> Result<S::Ok, S::Error> {
@@ -376,5 +533,213 @@ mod tests {
         assert_eq!(row["local_date"], "2022-10-30");
         assert_eq!(row["start_local"], "2022-10-30T23:58:00.0");
         assert_eq!(row["start_utc"], "2022-10-30T23:58:00-04:00");
+    }
+
+    #[test]
+    fn out_of_bounds_required_fields_reject_the_activity_with_a_reason() {
+        let base = sample();
+        for (field, value, reason) in [
+            (
+                "startDateTimeLocal",
+                json!("2024-03-10T07:15:00+25:00"),
+                "startDateTimeLocal",
+            ),
+            (
+                "startDateTimeLocal",
+                json!("2024-03-10T07:15:00+14:30"),
+                "offset",
+            ),
+            ("startDateTimeLocal", json!("0000-03-10T07:15:00"), "1970"),
+            ("startDateTimeLocal", json!("9999-03-10T07:15:00"), "2100"),
+            ("distance", json!(1e308), "1,000 km"),
+            ("duration", json!(1e12), "30 days"),
+            ("activityId", json!(-5), "positive"),
+        ] {
+            let mut v = base.clone();
+            v[field] = value.clone();
+            let err = Run::from_smashrun(&v).unwrap_err();
+            assert!(err.to_string().contains(reason), "{field}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn out_of_bounds_optional_fields_are_dropped_and_text_is_made_storable() {
+        let mut v = sample();
+        v["calories"] = json!(5_000_000_000_i64);
+        v["heartRateMax"] = json!(9999);
+        v["temperature"] = json!(1e300);
+        v["dateCreatedUTC"] = json!("0001-01-01T00:00:00");
+        v["notes"] = json!(format!("a\u{0}b{}", "x".repeat(10_000)));
+        v["weird\u{0}key"] = json!("nul\u{0}inside");
+        let run = Run::from_smashrun(&v).unwrap();
+        assert_eq!(run.calories, None);
+        assert_eq!(run.heart_rate_max, None);
+        assert_eq!(run.temperature_c, None);
+        assert_eq!(run.source_created_at, None);
+        let notes = run.notes.unwrap();
+        assert!(notes.starts_with("a\u{fffd}b") && notes.chars().count() == bounds::NOTES);
+        let raw = run.raw.to_string();
+        assert!(!raw.contains("\\u0000"), "{raw}");
+        assert!(raw.contains("weird\u{fffd}key"), "{raw}");
+    }
+
+    #[test]
+    fn a_lone_surrogate_does_not_make_a_page_unreadable() {
+        let page = br#"[{"activityId": 1, "notes": "bad \ud800 here"}, {"activityId": 2, "notes": "ok \ud83c\udfc3 \\ud800"}]"#;
+        assert!(serde_json::from_slice::<Value>(page).is_err());
+        let value = parse_answer(page).unwrap();
+        assert_eq!(value[0]["notes"], "bad \u{fffd} here");
+        // A real pair and an escaped backslash are left alone.
+        assert_eq!(value[1]["notes"], "ok \u{1f3c3} \\ud800");
+        assert!(parse_answer(b"[1, 2").is_err());
+    }
+
+    /// A small deterministic generator (xorshift): no dependency, the same cases on every run.
+    struct Cases(u64);
+
+    impl Cases {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[(self.next() % items.len() as u64) as usize]
+        }
+        fn value(&mut self, depth: u32) -> Value {
+            let numbers = [
+                json!(0),
+                json!(-1),
+                json!(1),
+                json!(i64::MAX),
+                json!(i64::MIN),
+                json!(u64::MAX),
+                json!(1e308),
+                json!(-1e308),
+                json!(5e-324),
+                json!(0.5),
+                json!(42.195),
+                json!(2_147_483_648_i64),
+                json!(180),
+                json!(-90.000_001),
+            ];
+            let texts = [
+                "",
+                "0",
+                "1",
+                "true",
+                "2024-03-10T07:15:00-04:00",
+                "2024-03-10T07:15:00+25:00",
+                "2024-03-10T07:15:00-25:59",
+                "0000-01-01T00:00:00",
+                "9999-12-31T23:59:59.999999999",
+                "2024-02-30T07:15:00",
+                "2024-03-10T07:15",
+                "2024-03-10T24:00:00",
+                "nul\u{0}",
+                "\u{fffd}\u{1f3c3}",
+                "1e400",
+                "NaN",
+                "-0",
+                "  12  ",
+                "ünïcødé",
+                "9223372036854775808",
+            ];
+            match (self.next() % if depth > 2 { 4 } else { 6 }) as u8 {
+                0 => self.pick(&numbers).clone(),
+                1 => json!(self.pick(&texts)),
+                2 => json!(self.next().is_multiple_of(2)),
+                3 => Value::Null,
+                4 => Value::Array(
+                    (0..self.next() % 3)
+                        .map(|_| self.value(depth + 1))
+                        .collect(),
+                ),
+                _ => {
+                    let mut map = Map::new();
+                    map.insert("k".into(), self.value(depth + 1));
+                    Value::Object(map)
+                }
+            }
+        }
+    }
+
+    /// Whatever SmashRun sends, reading it never panics, and a run that comes out holds only
+    /// what its columns can store and serialises for the store.
+    #[test]
+    fn any_activity_json_reads_without_panicking_into_a_storable_run() {
+        let keys = [
+            "activityId",
+            "startDateTimeLocal",
+            "distance",
+            "duration",
+            "calories",
+            "heartRateMin",
+            "heartRateAverage",
+            "heartRateMax",
+            "cadenceAverage",
+            "temperature",
+            "humidity",
+            "windSpeed",
+            "notes",
+            "activityType",
+            "isRace",
+            "startLatitude",
+            "startLongitude",
+            "dateCreatedUTC",
+            "dateUpdatedUTC",
+            "source",
+        ];
+        let mut cases = Cases(0x9E37_79B9_7F4A_7C15);
+        let mut read = 0;
+        for _ in 0..20_000 {
+            let mut obj = sample().as_object().unwrap().clone();
+            for _ in 0..(cases.next() % 6) {
+                let key = *cases.pick(&keys);
+                let value = cases.value(0);
+                obj.insert(key.into(), value);
+            }
+            if cases.next().is_multiple_of(10) {
+                obj.remove(*cases.pick(&keys));
+            }
+            let value = Value::Object(obj);
+            let Ok(run) = Run::from_smashrun(&value) else {
+                continue;
+            };
+            read += 1;
+            assert!(bounds::YEARS.contains(&run.start_local.year()), "{value}");
+            assert!(bounds::DISTANCE_KM.contains(&run.distance_km), "{value}");
+            assert!(bounds::DURATION_S.contains(&run.duration_s), "{value}");
+            assert!(
+                run.utc_offset_minutes
+                    .is_none_or(|m| bounds::OFFSET_MINUTES.contains(&m))
+            );
+            for v in [run.calories, run.heart_rate_max, run.cadence_avg]
+                .into_iter()
+                .flatten()
+            {
+                assert!(i32::try_from(v).is_ok(), "{value}");
+            }
+            let stored = serde_json::to_string(&run).expect("every run serialises");
+            assert!(!stored.contains("\\u0000"), "{stored}");
+        }
+        assert!(
+            read > 1_000,
+            "the cases should reach the reader's success path: {read}"
+        );
+
+        // And whole pages, valid or not, parse or fail without panicking.
+        for _ in 0..2_000 {
+            let mut text = cases.value(0).to_string().into_bytes();
+            let cut = (cases.next() as usize) % (text.len() + 1);
+            if cases.next().is_multiple_of(3) {
+                text.truncate(cut);
+            }
+            if cases.next().is_multiple_of(3) {
+                text.extend_from_slice(br"\ud800");
+            }
+            let _ = parse_answer(&text);
+        }
     }
 }

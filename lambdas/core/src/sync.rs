@@ -421,7 +421,12 @@ impl SyncEngine {
                 .instrument(info_span!("fetch_page", page))
                 .await?;
             let page_len = activities.len();
-            let (runs, rejected, oldest) = self.read_page(job, &activities);
+            let PageRead {
+                runs,
+                rejected,
+                reasons,
+                oldest,
+            } = self.read_page(job, &activities);
             let full_sync = (job.spec.kind == SyncKind::Full).then_some(job.id);
             let counts = if runs.is_empty() {
                 UpsertCounts::default()
@@ -436,6 +441,13 @@ impl SyncEngine {
             job.progress.pages += 1;
             job.progress.activities_seen += page_len as u64;
             job.progress.activities_rejected += rejected;
+            for reason in reasons {
+                // A page read again after a crash lists its rejects once.
+                let listed = &mut job.progress.rejected;
+                if listed.len() < stk_protocol::MAX_REJECTED_LISTED && !listed.contains(&reason) {
+                    listed.push(reason);
+                }
+            }
             job.progress.runs_inserted += counts.inserted;
             job.progress.runs_updated += counts.updated;
             job.progress.runs_unchanged += counts.unchanged;
@@ -488,13 +500,10 @@ impl SyncEngine {
     /// Reads a page into runs: unreadable activities are counted and logged, runs outside a
     /// range dropped, and duplicate ids within the page collapsed (one upsert cannot touch a
     /// row twice). Also returns the oldest local date on the page.
-    fn read_page(
-        &self,
-        job: &Job,
-        activities: &[serde_json::Value],
-    ) -> (Vec<Run>, u64, Option<time::Date>) {
+    fn read_page(&self, job: &Job, activities: &[serde_json::Value]) -> PageRead {
         let mut runs: Vec<Run> = Vec::with_capacity(activities.len());
         let mut rejected = 0;
+        let mut reasons = Vec::new();
         let mut oldest = None;
         for activity in activities {
             match Run::from_smashrun(activity) {
@@ -507,13 +516,24 @@ impl SyncEngine {
                 }
                 Err(e) => {
                     rejected += 1;
-                    warn!(error = %e, "activity skipped");
+                    warn!(error = %e, "activity rejected");
+                    if reasons.len() < stk_protocol::MAX_REJECTED_LISTED {
+                        reasons.push(stk_protocol::RejectedActivity {
+                            activity_id: e.activity_id().map(str::to_owned),
+                            reason: e.to_string(),
+                        });
+                    }
                 }
             }
         }
         let mut seen = std::collections::HashSet::with_capacity(runs.len());
         runs.retain(|r| seen.insert(r.source_activity_id));
-        (runs, rejected, oldest)
+        PageRead {
+            runs,
+            rejected,
+            reasons,
+            oldest,
+        }
     }
 
     async fn fetch_page(
@@ -690,6 +710,16 @@ fn to_date(d: stk_protocol::IsoDate) -> time::Date {
 fn in_range(job: &Job, date: time::Date) -> bool {
     job.spec.since.is_none_or(|s| date >= to_date(s))
         && job.spec.until.is_none_or(|u| date <= to_date(u))
+}
+
+/// A page read into runs.
+struct PageRead {
+    runs: Vec<Run>,
+    /// Activities that could not become runs, all counted...
+    rejected: u64,
+    /// ...and the first of them listed with their reasons.
+    reasons: Vec<stk_protocol::RejectedActivity>,
+    oldest: Option<time::Date>,
 }
 
 /// The token pair in use and the stored version it came from.
