@@ -116,6 +116,8 @@ pub fn local_settings(
         "STK_TOKEN_KEY_SECRET_ID" => Some(names.token_key_secret.clone()),
         "STK_SMASHRUN_API_URL" => Some(format!("{sandbox}/v1")),
         "STK_SMASHRUN_AUTH_URL" => Some(sandbox.to_owned()),
+        // Locally the nightly syncs start at once: nobody waits a quarter of an hour for a demo.
+        "STK_NIGHTLY_SPREAD_SECS" => Some("0".to_owned()),
         _ => None,
     })?)
 }

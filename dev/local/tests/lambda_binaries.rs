@@ -73,6 +73,7 @@ impl Watch {
             ),
             ("STK_SMASHRUN_API_URL", settings.smashrun.api.clone()),
             ("STK_SMASHRUN_AUTH_URL", settings.smashrun.auth.clone()),
+            ("STK_NIGHTLY_SPREAD_SECS", "0".to_owned()),
             ("RUST_LOG", "info".to_owned()),
         ];
         for (k, v) in vars {

@@ -41,6 +41,8 @@ pub struct Settings {
     pub smashrun: SmashrunUrls,
     /// How long a secret read from Secrets Manager is trusted before it is read again.
     pub secret_ttl: Duration,
+    /// The window the nightly syncs are spread over (at most 15 minutes, SQS's longest delay).
+    pub nightly_spread: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -85,6 +87,17 @@ impl Settings {
                 name: "STK_SECRET_TTL_SECS",
                 reason: "expected a whole number of seconds".into(),
             })?;
+        let spread_secs = get("STK_NIGHTLY_SPREAD_SECS", Some("900"))?;
+        let nightly_spread = spread_secs
+            .parse::<u64>()
+            .ok()
+            .filter(|&s| s <= 900)
+            .map(Duration::from_secs)
+            .ok_or(ConfigError::Invalid {
+                name: "STK_NIGHTLY_SPREAD_SECS",
+                reason: "expected a whole number of seconds from 0 to 900 (SQS's longest delay)"
+                    .into(),
+            })?;
         Ok(Self {
             jobs_table: get("STK_JOBS_TABLE", Some(names::JOBS_TABLE))?,
             queue_url: get("STK_QUEUE_URL", None)?,
@@ -98,6 +111,7 @@ impl Settings {
                 auth: url("STK_SMASHRUN_AUTH_URL", "https://secure.smashrun.com")?,
             },
             secret_ttl,
+            nightly_spread,
         })
     }
 }

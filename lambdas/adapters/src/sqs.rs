@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use stk_core::QueueError;
-use stk_core::job::{JobMessage, QueueMessage};
+use stk_core::job::{JobMessage, Outgoing};
 use stk_core::ports::JobQueue;
 use tracing::{Instrument, info_span};
 
@@ -35,16 +35,18 @@ impl JobQueue for SqsQueue {
         Ok(())
     }
 
-    async fn enqueue_batch(&self, messages: &[QueueMessage]) -> Result<Vec<usize>, QueueError> {
+    async fn enqueue_batch(&self, messages: &[Outgoing]) -> Result<Vec<usize>, QueueError> {
         let entries = messages
             .iter()
             .enumerate()
-            .map(|(i, message)| {
-                let body = serde_json::to_string(message)
+            .map(|(i, outgoing)| {
+                let body = serde_json::to_string(&outgoing.message)
                     .map_err(|e| QueueError::Unavailable(Box::new(e)))?;
+                let delay = outgoing.delay.min(stk_core::job::MAX_QUEUE_DELAY).as_secs();
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body)
+                    .delay_seconds(i32::try_from(delay).unwrap_or(0))
                     .build()
                     .map_err(|e| QueueError::Unavailable(Box::new(e)))
             })

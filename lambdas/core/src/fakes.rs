@@ -13,7 +13,7 @@ use crate::activity::Run;
 use crate::clock::Clock;
 use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
 use crate::ids::{JobId, UserId};
-use crate::job::{Job, JobMessage, Lease, QueueMessage};
+use crate::job::{Job, JobMessage, Lease, Outgoing, QueueMessage};
 use crate::ports::*;
 use crate::tokens::{TokenGrant, TokenSet};
 
@@ -137,6 +137,7 @@ pub struct MemQueue {
     pub sent: Mutex<Vec<JobMessage>>,
     pub batches: Mutex<Vec<usize>>,
     pub scheduled: Mutex<Vec<QueueMessage>>,
+    pub delays: Mutex<Vec<std::time::Duration>>,
     pub fail: Mutex<bool>,
 }
 
@@ -150,7 +151,7 @@ impl JobQueue for MemQueue {
         Ok(())
     }
 
-    async fn enqueue_batch(&self, messages: &[QueueMessage]) -> Result<Vec<usize>, QueueError> {
+    async fn enqueue_batch(&self, messages: &[Outgoing]) -> Result<Vec<usize>, QueueError> {
         assert!(
             messages.len() <= 10,
             "SQS batches hold ten messages at most"
@@ -159,7 +160,14 @@ impl JobQueue for MemQueue {
             return Err(QueueError::Unavailable("injected".into()));
         }
         self.batches.lock().unwrap().push(messages.len());
-        self.scheduled.lock().unwrap().extend_from_slice(messages);
+        self.scheduled
+            .lock()
+            .unwrap()
+            .extend(messages.iter().map(|m| m.message.clone()));
+        self.delays
+            .lock()
+            .unwrap()
+            .extend(messages.iter().map(|m| m.delay));
         Ok(Vec::new())
     }
 }

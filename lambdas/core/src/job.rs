@@ -100,6 +100,41 @@ pub enum QueueMessage {
     Chunk(ScheduledChunk),
 }
 
+/// A message for the queue and how long the queue keeps it back first (SQS: 15 minutes at most).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub message: QueueMessage,
+    pub delay: std::time::Duration,
+}
+
+impl Outgoing {
+    /// Deliverable at once.
+    pub fn now(message: QueueMessage) -> Self {
+        Self {
+            message,
+            delay: std::time::Duration::ZERO,
+        }
+    }
+}
+
+/// The longest delay SQS allows on a message, and so the widest nightly spread.
+pub const MAX_QUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// How long after the nightly run a user's sync starts, within `window`: the same offset every
+/// night (a hash of the user id), so the load is flat across the window and a runner's sync
+/// time is predictable.
+pub fn nightly_delay(user: UserId, window: std::time::Duration) -> std::time::Duration {
+    use sha2::{Digest, Sha256};
+    let window = window.min(MAX_QUEUE_DELAY).as_secs();
+    if window == 0 {
+        return std::time::Duration::ZERO;
+    }
+    let digest = Sha256::digest(user.as_uuid().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    std::time::Duration::from_secs(u64::from_le_bytes(first) % (window + 1))
+}
+
 /// Who holds a running job, and until when. A worker that crashes loses its lease by time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -246,5 +281,32 @@ mod tests {
         assert!(job.claimable(now + time::Duration::minutes(1)));
         job.status = JobStatus::Succeeded;
         assert!(!job.claimable(now + time::Duration::hours(1)));
+    }
+
+    #[test]
+    fn nightly_delays_are_stable_per_user_and_spread_over_the_window() {
+        let window = std::time::Duration::from_secs(900);
+        let users: Vec<UserId> = (0..2_000u128)
+            .map(|i| UserId::new(uuid::Uuid::from_u128(i * 7_919 + 1)))
+            .collect();
+        let delays: Vec<u64> = users
+            .iter()
+            .map(|&u| nightly_delay(u, window).as_secs())
+            .collect();
+        assert!(delays.iter().all(|&d| d <= 900));
+        assert_eq!(
+            nightly_delay(users[0], window),
+            nightly_delay(users[0], window)
+        );
+        // Flat: every tenth of the window gets a tenth of the users, give or take.
+        for tenth in 0..10 {
+            let n = delays.iter().filter(|&&d| d * 10 / 901 == tenth).count();
+            assert!((120..=280).contains(&n), "tenth {tenth}: {n}");
+        }
+        assert_eq!(
+            nightly_delay(users[0], std::time::Duration::ZERO).as_secs(),
+            0
+        );
+        assert!(nightly_delay(users[1], std::time::Duration::from_secs(86_400)) <= MAX_QUEUE_DELAY);
     }
 }

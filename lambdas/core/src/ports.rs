@@ -13,7 +13,7 @@ use crate::activity::Run;
 use crate::auth::ApiKeyHash;
 use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
 use crate::ids::{JobId, UserId};
-use crate::job::{Job, JobMessage, Lease, QueueMessage};
+use crate::job::{Job, JobMessage, Lease, Outgoing};
 use crate::settings::SettingsChange;
 use crate::tokens::{TokenGrant, TokenSet};
 
@@ -68,7 +68,7 @@ pub trait JobRepository: Send + Sync + std::fmt::Debug {
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
     async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
     /// Sends up to ten messages in one request; returns the indices of those refused.
-    async fn enqueue_batch(&self, messages: &[QueueMessage]) -> Result<Vec<usize>, QueueError>;
+    async fn enqueue_batch(&self, messages: &[Outgoing]) -> Result<Vec<usize>, QueueError>;
 }
 
 /// The users the nightly sync covers.

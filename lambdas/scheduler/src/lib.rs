@@ -12,7 +12,7 @@ use serde::Serialize;
 use stk_adapters::Adapters;
 use stk_core::UserId;
 use stk_core::clock::{Clock, SystemClock};
-use stk_core::job::{CHUNK_USERS, QueueMessage, ScheduledChunk};
+use stk_core::job::{CHUNK_USERS, Outgoing, QueueMessage, ScheduledChunk};
 use stk_core::ports::{JobQueue, UserDirectory};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -107,20 +107,20 @@ impl Scheduler {
                 break;
             };
             report.users += page.len() as u64;
-            let messages: Vec<QueueMessage> = page
+            let messages: Vec<Outgoing> = page
                 .chunks(CHUNK_USERS)
                 .map(|users| {
-                    QueueMessage::Chunk(ScheduledChunk {
+                    Outgoing::now(QueueMessage::Chunk(ScheduledChunk {
                         users: users.to_vec(),
                         night,
-                    })
+                    }))
                 })
                 .collect();
             let results: Vec<(u64, u64)> = futures_util::stream::iter(messages.chunks(10))
                 .map(|batch| async move {
                     match self.queue.enqueue_batch(batch).await {
                         Ok(refused) => {
-                            let refused: Vec<QueueMessage> =
+                            let refused: Vec<Outgoing> =
                                 refused.iter().filter_map(|&i| batch.get(i).cloned()).collect();
                             (users_in(batch) - users_in(&refused), users_in(&refused))
                         }
@@ -157,10 +157,10 @@ impl Scheduler {
     }
 }
 
-fn users_in(messages: &[QueueMessage]) -> u64 {
+fn users_in(messages: &[Outgoing]) -> u64 {
     messages
         .iter()
-        .map(|m| match m {
+        .map(|m| match &m.message {
             QueueMessage::Chunk(chunk) => chunk.users.len() as u64,
             QueueMessage::Job(_) | QueueMessage::Scheduled(_) => 1,
         })

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use stk_adapters::Adapters;
 use stk_core::QueueError;
 use stk_core::clock::SystemClock;
-use stk_core::job::{QueueMessage, ScheduledChunk, ScheduledSync};
+use stk_core::job::{Outgoing, QueueMessage, ScheduledChunk, ScheduledSync, nightly_delay};
 use stk_core::ports::JobQueue;
 use stk_core::sync::{EngineSettings, Outcome, RetryLater, SyncEngine};
 use tracing::{Instrument, error, info, info_span, warn};
@@ -28,11 +29,17 @@ pub trait JobHandler: Send + Sync {
 pub struct Worker {
     engine: SyncEngine,
     queue: Arc<dyn JobQueue>,
+    /// Nightly syncs start spread over this window, so SmashRun and the store see a flat load.
+    nightly_spread: Duration,
 }
 
 impl Worker {
-    pub fn new(engine: SyncEngine, queue: Arc<dyn JobQueue>) -> Self {
-        Self { engine, queue }
+    pub fn new(engine: SyncEngine, queue: Arc<dyn JobQueue>, nightly_spread: Duration) -> Self {
+        Self {
+            engine,
+            queue,
+            nightly_spread,
+        }
     }
 
     /// Wires the real adapters in (the composition root's last step).
@@ -48,7 +55,11 @@ impl Worker {
             settings,
             worker_id,
         );
-        Self::new(engine, adapters.queue.clone())
+        Self::new(
+            engine,
+            adapters.queue.clone(),
+            adapters.settings.nightly_spread,
+        )
     }
 
     pub fn engine(&self) -> &SyncEngine {
@@ -58,14 +69,15 @@ impl Worker {
     /// Sends one nightly-sync message per user of the chunk. Sending twice is harmless: each
     /// user's job for the night is created once, by idempotency key.
     async fn fan_out(&self, chunk: ScheduledChunk) -> Result<Outcome, RetryLater> {
-        let messages: Vec<QueueMessage> = chunk
+        let messages: Vec<Outgoing> = chunk
             .users
             .iter()
-            .map(|&user_id| {
-                QueueMessage::Scheduled(ScheduledSync {
+            .map(|&user_id| Outgoing {
+                message: QueueMessage::Scheduled(ScheduledSync {
                     user_id,
                     night: chunk.night,
-                })
+                }),
+                delay: nightly_delay(user_id, self.nightly_spread),
             })
             .collect();
         for batch in messages.chunks(10) {

@@ -42,6 +42,7 @@ locals {
     STK_TOKEN_KEY_SECRET_ID = module.secrets.names.token_key
     STK_SMASHRUN_API_URL    = var.smashrun_api_url
     STK_SMASHRUN_AUTH_URL   = var.smashrun_auth_url
+    STK_NIGHTLY_SPREAD_SECS = tostring(var.nightly_spread_seconds)
     RUST_LOG                = var.rust_log
   }
 }
@@ -172,11 +173,18 @@ module "scheduler" {
 module "alarms" {
   source = "../../modules/alarms"
 
-  name_prefix             = local.base
-  dead_letter_queue_name  = module.queue.dead_letter_queue_name
-  worker_function_name    = module.worker.function_name
-  scheduler_function_name = module.scheduler.function_name
-  api_name                = module.api.rest_api_name
-  api_stage_name          = module.api.stage_name
-  alarm_topic_arn         = var.alarm_sns_topic_arn
+  name_prefix                  = local.base
+  queue_name                   = module.queue.queue_name
+  dead_letter_queue_name       = module.queue.dead_letter_queue_name
+  worker_function_name         = module.worker.function_name
+  scheduler_function_name      = module.scheduler.function_name
+  api_function_name            = module.api.function_name
+  auth_function_name           = module.api.auth_function_name
+  api_name                     = module.api.rest_api_name
+  api_stage_name               = module.api.stage_name
+  schedule_rule_name           = module.scheduler.rule_name
+  alarm_topic_arn              = var.alarm_sns_topic_arn
+  alarm_email                  = var.alarm_email
+  kms_key_arn                  = local.kms_key_arn
+  oldest_message_alarm_seconds = var.oldest_message_alarm_seconds
 }

@@ -174,9 +174,9 @@ variable "worker_batching_window_seconds" {
 }
 
 variable "worker_max_concurrency" {
-  description = "Most concurrent worker invocations the queue may drive (2 to 1000; null: no cap). Caps the load on SmashRun and Supabase."
+  description = "Most concurrent worker invocations the queue may drive (2 to 1000; null: no cap). Caps the load on SmashRun and Supabase, and leaves room for the API: a new account has 10 concurrent executions in all, so the default takes at most 4."
   type        = number
-  default     = null
+  default     = 4
 
   validation {
     condition     = var.worker_max_concurrency == null || (coalesce(var.worker_max_concurrency, 2) >= 2 && coalesce(var.worker_max_concurrency, 2) <= 1000)
@@ -277,9 +277,32 @@ variable "manage_api_gateway_account" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic for the alarms (null: no notification)."
+  description = "An existing SNS topic for the alarms; null: the project creates its own topic (see alarm_email)."
   type        = string
   default     = null
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the project's alarm topic (it must confirm the subscription); null: no subscription."
+  type        = string
+  default     = null
+}
+
+variable "nightly_spread_seconds" {
+  description = "Window (0 to 900 s, SQS's longest delay) the nightly syncs are spread over: each user's sync starts at the same offset in it every night."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.nightly_spread_seconds >= 0 && var.nightly_spread_seconds <= 900
+    error_message = "nightly_spread_seconds must be between 0 and 900."
+  }
+}
+
+variable "oldest_message_alarm_seconds" {
+  description = "Alarm when the oldest sync message has waited this long (jobs are not being worked)."
+  type        = number
+  default     = 3600
 }
 
 # --- the custom domain ------------------------------------------------------------------------

@@ -39,3 +39,41 @@ variable "period_seconds" {
   type        = number
   default     = 300
 }
+
+variable "queue_name" {
+  description = "The sync-jobs queue (oldest message age)."
+  type        = string
+}
+
+variable "api_function_name" {
+  description = "The API function (errors and throttles)."
+  type        = string
+}
+
+variable "auth_function_name" {
+  description = "The auth function (errors and throttles)."
+  type        = string
+}
+
+variable "schedule_rule_name" {
+  description = "The nightly EventBridge rule: an alarm when it did not invoke its target in a day."
+  type        = string
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the topic this module creates when alarm_topic_arn is null; null: none."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for the topic this module creates (null: the AWS managed key for SNS)."
+  type        = string
+  default     = null
+}
+
+variable "oldest_message_alarm_seconds" {
+  description = "Alarm when the oldest sync message is older than this."
+  type        = number
+  default     = 3600
+}

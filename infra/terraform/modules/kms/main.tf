@@ -2,7 +2,7 @@
 # table, the functions' environment variables and the log groups. Principals of this account use it
 # through IAM policies (the functions' roles are granted kms:Decrypt and kms:GenerateDataKey on this
 # key only); CloudWatch Logs, which encrypts with its own service principal, is allowed for this
-# account's and region's log groups only.
+# account's and region's log groups only, and CloudWatch alarms for this account's alarm topic.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -51,6 +51,25 @@ data "aws_iam_policy_document" "key" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  # CloudWatch alarms publish to the encrypted alarm topic: they need the data key, for this
+  # account's alarms only.
+  statement {
+    sid       = "AllowCloudWatchAlarmsOfThisAccount"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }
