@@ -301,19 +301,29 @@ pub enum SyncAction {
     List(ListArgs),
 }
 
-/// `stk sync [--since DATE] [--until DATE] [--full] [--wait] [--json]`
+/// `stk sync [-s DATE] [-u DATE] [--year YYYY] [-f] [--wait] [--json]` (the Python CLI's short
+/// flags `-s`, `-u` and `-f` kept)
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Sync only runs on or after this local date (YYYY-MM-DD)
-    #[arg(long, value_name = "DATE")]
+    #[arg(short = 's', long, value_name = "DATE")]
     pub since: Option<IsoDate>,
 
     /// Sync only runs on or before this local date (YYYY-MM-DD)
-    #[arg(long, value_name = "DATE")]
+    #[arg(short = 'u', long, value_name = "DATE")]
     pub until: Option<IsoDate>,
 
+    /// Sync only the runs of one calendar year (same as --since YYYY-01-01 --until YYYY-12-31)
+    #[arg(
+        long,
+        value_name = "YYYY",
+        conflicts_with_all = ["since", "until"],
+        value_parser = clap::value_parser!(u16).range(1970..=2100)
+    )]
+    pub year: Option<u16>,
+
     /// Fetch every activity, not only what changed (also notices runs deleted on SmashRun)
-    #[arg(long, conflicts_with_all = ["since", "until"])]
+    #[arg(short = 'f', long, conflicts_with_all = ["since", "until", "year"])]
     pub full: bool,
 
     #[command(flatten)]
@@ -372,9 +382,22 @@ impl StartArgs {
     /// The request body, after the checks clap's attributes cannot make.
     pub fn request_body(&self) -> Result<SyncRequestBody, clap::Error> {
         check_range(&["sync"], self.since, self.until)?;
+        let (since, until) = match self.year {
+            Some(year) => {
+                let day = |text: String| {
+                    text.parse::<IsoDate>()
+                        .map_err(|e| usage_error(&["sync"], ErrorKind::InvalidValue, e.to_string()))
+                };
+                (
+                    Some(day(format!("{year:04}-01-01"))?),
+                    Some(day(format!("{year:04}-12-31"))?),
+                )
+            }
+            None => (self.since, self.until),
+        };
         Ok(SyncRequestBody {
-            since: self.since,
-            until: self.until,
+            since,
+            until,
             full: self.full.then_some(true),
         })
     }
@@ -427,6 +450,32 @@ mod tests {
                 start,
             })) => start,
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_year_is_its_first_to_its_last_day_and_the_python_short_flags_work() {
+        let body = start_args(&["sync", "--year", "2024"])
+            .request_body()
+            .unwrap();
+        assert_eq!(body.since.unwrap().to_string(), "2024-01-01");
+        assert_eq!(body.until.unwrap().to_string(), "2024-12-31");
+        let body = start_args(&["sync", "-s", "2024-03-01", "-u", "2024-03-31"])
+            .request_body()
+            .unwrap();
+        assert_eq!(body.since.unwrap().to_string(), "2024-03-01");
+        assert_eq!(body.until.unwrap().to_string(), "2024-03-31");
+        assert_eq!(
+            start_args(&["sync", "-f"]).request_body().unwrap().full,
+            Some(true)
+        );
+        for bad in [
+            &["sync", "--year", "2024", "--since", "2024-01-02"][..],
+            &["sync", "--year", "2024", "-f"][..],
+            &["sync", "--year", "1969"][..],
+            &["sync", "--year", "24x"][..],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
         }
     }
 

@@ -216,55 +216,31 @@ pub fn status_block(job: &SyncJob) -> String {
 }
 
 /// The table `stk sync list` prints: left-aligned text, right-aligned numbers.
-pub fn job_table(jobs: &[SyncJob]) -> String {
-    const HEADER: [&str; 7] = [
-        "ID",
-        "STATUS",
-        "KIND",
-        "CREATED",
-        "INSERTED",
-        "UPDATED",
-        "UNCHANGED",
-    ];
-    const NUMERIC_FROM: usize = 4;
-    let rows: Vec<[String; 7]> = jobs
-        .iter()
-        .map(|job| {
-            [
-                clean(&job.id).into_owned(),
-                status_word(job.status).into(),
-                kind(job),
-                timestamp(&job.created_at),
-                thousands(job.progress.runs_inserted),
-                thousands(job.progress.runs_updated),
-                thousands(job.progress.runs_unchanged),
-            ]
-        })
-        .collect();
-    let mut widths = HEADER.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+/// `stk sync list`, fitted to `width` like the views' tables: the id (cut first), status and
+/// creation stay; the counts and the kind give way on a narrow terminal.
+pub fn job_table(jobs: &[SyncJob], width: usize) -> String {
+    use crate::table::{Column, Table};
+    let mut table = Table::new(vec![
+        Column::left("ID").shrink_to(8),
+        Column::left("STATUS"),
+        Column::left("KIND").optional(4),
+        Column::left("CREATED"),
+        Column::right("INSERTED").optional(3),
+        Column::right("UPDATED").optional(1),
+        Column::right("UNCHANGED").optional(2),
+    ]);
+    for job in jobs {
+        table.row(vec![
+            clean(&job.id).into_owned(),
+            status_word(job.status).into(),
+            kind(job),
+            timestamp(&job.created_at),
+            thousands(job.progress.runs_inserted),
+            thousands(job.progress.runs_updated),
+            thousands(job.progress.runs_unchanged),
+        ]);
     }
-    let mut out = String::new();
-    let header = HEADER.map(String::from);
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            if i >= NUMERIC_FROM {
-                let _ = write!(line, "{cell:>width$}");
-            } else {
-                let _ = write!(line, "{cell:<width$}");
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    table.render(width, crate::term::Paint::plain())
 }
 
 #[cfg(test)]
@@ -387,7 +363,7 @@ pub(crate) mod tests {
         other.id = "short".into();
         other.kind = SyncKind::Incremental;
         other.progress.runs_inserted = 7;
-        let table = job_table(&[job(JobStatus::Succeeded), other]);
+        let table = job_table(&[job(JobStatus::Succeeded), other.clone()], 200);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("ID  "));
@@ -397,6 +373,18 @@ pub(crate) mod tests {
         let col = lines[0].find("INSERTED").unwrap() + "INSERTED".len();
         assert_eq!(&lines[1][col - 5..col], "4,812");
         assert_eq!(&lines[2][col - 1..col], "7");
+
+        // A narrow terminal: the counts go, the id is cut, no line is wider than the terminal.
+        let narrow = job_table(&[job(JobStatus::Succeeded), other], 50);
+        assert!(
+            narrow.lines().all(|l| crate::term::text_width(l) <= 50),
+            "{narrow}"
+        );
+        assert!(
+            narrow.lines().next().unwrap().contains("STATUS"),
+            "{narrow}"
+        );
+        assert!(!narrow.contains("UPDATED"), "{narrow}");
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub async fn run(settings: &Resolved, sync: SyncCommand, out: &mut Out) -> Resul
     let client = settings.connect()?;
     match (sync.action, body) {
         (Some(SyncAction::Status(args)), _) => status(&client, &args, out, log).await,
-        (Some(SyncAction::List(args)), _) => list(&client, &args, out).await,
+        (Some(SyncAction::List(args)), _) => {
+            list(&client, &args, settings.text_style().width, out).await
+        }
         (None, Some(body)) => start(&client, &sync.start, &body, out, log).await,
         (None, None) => Ok(()),
     }
@@ -93,14 +95,19 @@ async fn status(
 }
 
 /// `stk sync list`.
-async fn list(client: &ApiClient, args: &ListArgs, out: &mut Out) -> Result<(), CliError> {
+async fn list(
+    client: &ApiClient,
+    args: &ListArgs,
+    width: usize,
+    out: &mut Out,
+) -> Result<(), CliError> {
     let list = client.jobs().await?;
     if args.json {
         out.json(&list)
     } else if list.jobs.is_empty() {
         out.line("no sync jobs yet: start one with `stk sync`")
     } else {
-        out.text(&render::job_table(&list.jobs))
+        out.text(&render::job_table(&list.jobs, width))
     }
 }
 
@@ -232,6 +239,27 @@ struct ProgressView {
     bar: Option<ProgressBar>,
     sized: bool,
     warned: bool,
+    /// The first progress seen while waiting, to tell the rate from.
+    first: Option<(Instant, u64)>,
+}
+
+/// Activities a second since `first`, and the time left at that pace, once both mean something.
+pub fn rate_and_eta(
+    first: (Instant, u64),
+    now: Instant,
+    seen: u64,
+    total: Option<u64>,
+) -> Option<(f64, Option<Duration>)> {
+    let elapsed = now.checked_duration_since(first.0)?.as_secs_f64();
+    let done = seen.checked_sub(first.1)?;
+    if elapsed < 0.5 || done == 0 {
+        return None;
+    }
+    let rate = done as f64 / elapsed;
+    let left = total
+        .and_then(|t| t.checked_sub(seen))
+        .map(|left| Duration::from_secs_f64(left as f64 / rate));
+    Some((rate, left))
 }
 
 impl ProgressView {
@@ -250,17 +278,24 @@ impl ProgressView {
             bar,
             sized: false,
             warned: false,
+            first: None,
         }
     }
 
     fn update(&mut self, job: &SyncJob) {
         let Some(bar) = &self.bar else { return };
+        let now = Instant::now();
+        let seen = job.progress.activities_seen;
+        let first = *self.first.get_or_insert((now, seen));
         if let Some(total) = job.progress.expected_total {
             if !self.sized {
+                // The bar takes a quarter of the terminal, so the counts and the message fit.
+                let width = crate::term::terminal_width().unwrap_or(80);
+                let bar_width = (width / 4).clamp(10, 40);
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} {elapsed:>3} [{bar:30}] {human_pos}/{human_len} {wide_msg}",
-                    )
+                    ProgressStyle::with_template(&format!(
+                        "{{spinner}} {{elapsed:>3}} [{{bar:{bar_width}}}] {{human_pos}}/{{human_len}} {{wide_msg}}"
+                    ))
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
                 );
@@ -269,7 +304,16 @@ impl ProgressView {
             bar.set_length(total);
             bar.set_position(job.progress.activities_seen.min(total));
         }
-        bar.set_message(render::progress_message(job));
+        let pace = match rate_and_eta(first, now, seen, job.progress.expected_total) {
+            Some((rate, Some(left))) => format!(
+                "{}/s, about {} left · ",
+                crate::format::thousands(rate.round() as u64),
+                render::duration(left)
+            ),
+            Some((rate, None)) => format!("{}/s · ", crate::format::thousands(rate.round() as u64)),
+            None => String::new(),
+        };
+        bar.set_message(format!("{pace}{}", render::progress_message(job)));
     }
 
     fn retrying(&mut self, err: &CliError, delay: Duration, log: Log) {
@@ -298,6 +342,25 @@ mod tests {
 
     use super::*;
     use crate::render::tests::job;
+
+    #[test]
+    fn rate_and_time_left_come_from_what_was_seen_while_waiting() {
+        let t0 = Instant::now();
+        assert_eq!(
+            rate_and_eta((t0, 100), t0 + Duration::from_millis(100), 200, None),
+            None
+        );
+        assert_eq!(
+            rate_and_eta((t0, 100), t0 + Duration::from_secs(2), 100, Some(500)),
+            None
+        );
+        let (rate, left) =
+            rate_and_eta((t0, 100), t0 + Duration::from_secs(2), 300, Some(1_300)).unwrap();
+        assert!((rate - 100.0).abs() < 1e-9);
+        assert_eq!(left, Some(Duration::from_secs(10)));
+        let (_, left) = rate_and_eta((t0, 0), t0 + Duration::from_secs(1), 50, None).unwrap();
+        assert_eq!(left, None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_seconds_and_fits_the_budget() {

@@ -263,7 +263,11 @@ fn list_prints_an_aligned_table() {
             jobs: vec![done, range],
         },
     ));
-    let run = run_ok(&sandbox, &stub, &["sync", "list"]);
+    let run = exec(
+        sandbox.stk(&stub.url).env("COLUMNS", "200"),
+        &["sync", "list"],
+    );
+    run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{run}");
     assert!(lines[0].starts_with("ID "), "{run}");
@@ -275,6 +279,16 @@ fn list_prints_an_aligned_table() {
     let status_col = lines[0].find("STATUS").unwrap();
     assert_eq!(lines[2].find("running"), Some(status_col), "{run}");
     assert!(lines[1].ends_with("4,812        0          0"), "{run}");
+
+    // Fitted to a narrower terminal: counts give way, the id is cut, nothing wraps.
+    let run = exec(
+        sandbox.stk(&stub.url).env("COLUMNS", "70"),
+        &["sync", "list"],
+    );
+    run.assert_code(0);
+    assert!(run.stdout.lines().all(|l| l.chars().count() <= 70), "{run}");
+    assert!(run.stdout.contains("…  succeeded"), "{run}");
+    assert!(!run.stdout.contains("UNCHANGED"), "{run}");
 
     let run = run_ok(&sandbox, &stub, &["sync", "list", "--json"]);
     let list: SyncJobList = serde_json::from_str(&run.stdout).unwrap();
