@@ -55,7 +55,40 @@ pub enum JobStatus {
     Failed,
 }
 
+impl SyncKind {
+    pub const ALL: [Self; 3] = [Self::Incremental, Self::Range, Self::Full];
+
+    /// The wire name, as in JSON (and in the jobs table).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Incremental => "incremental",
+            Self::Range => "range",
+            Self::Full => "full",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 impl JobStatus {
+    pub const ALL: [Self; 4] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed];
+
+    /// The wire name, as in JSON (and in the jobs table).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed)
     }
@@ -87,6 +120,84 @@ pub struct JobProgress {
     pub smashrun_requests: u64,
     /// Requests made to the run store, retries included.
     pub store_requests: u64,
+}
+
+/// Why a job failed, as a stable code (`JobError::code` on the wire). The wire keeps a string, so
+/// an older client still reads a code a newer server adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobErrorCode {
+    /// No SmashRun account is linked to the user.
+    NotLinked,
+    /// SmashRun no longer accepts the account's authorisation: log in again.
+    SmashrunAuth,
+    /// SmashRun refused the service's own client credentials.
+    SmashrunClient,
+    /// SmashRun answered in a way the sync could not use.
+    SmashrunBadAnswer,
+    /// The run store refused a page.
+    StoreRejected,
+    /// The stored tokens could not be decrypted.
+    TokensUnreadable,
+    /// SmashRun kept returning pages past the safety limit.
+    TooManyPages,
+    /// The job could not be queued.
+    QueueUnavailable,
+    /// SmashRun's rate limit held through every delivery.
+    SmashrunRateLimited,
+    /// SmashRun kept failing through every delivery.
+    SmashrunUnavailable,
+    /// The service's own dependencies kept failing through every delivery.
+    ServiceUnavailable,
+}
+
+impl JobErrorCode {
+    pub const ALL: [Self; 11] = [
+        Self::NotLinked,
+        Self::SmashrunAuth,
+        Self::SmashrunClient,
+        Self::SmashrunBadAnswer,
+        Self::StoreRejected,
+        Self::TokensUnreadable,
+        Self::TooManyPages,
+        Self::QueueUnavailable,
+        Self::SmashrunRateLimited,
+        Self::SmashrunUnavailable,
+        Self::ServiceUnavailable,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotLinked => "not_linked",
+            Self::SmashrunAuth => "smashrun_auth",
+            Self::SmashrunClient => "smashrun_client",
+            Self::SmashrunBadAnswer => "smashrun_bad_answer",
+            Self::StoreRejected => "store_rejected",
+            Self::TokensUnreadable => "tokens_unreadable",
+            Self::TooManyPages => "too_many_pages",
+            Self::QueueUnavailable => "queue_unavailable",
+            Self::SmashrunRateLimited => "smashrun_rate_limited",
+            Self::SmashrunUnavailable => "smashrun_unavailable",
+            Self::ServiceUnavailable => "service_unavailable",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl JobError {
+    pub fn new(code: JobErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The code, when it is one this version knows.
+    pub fn known_code(&self) -> Option<JobErrorCode> {
+        JobErrorCode::from_name(&self.code)
+    }
 }
 
 /// How many rejected activities a job lists (it counts them all).
@@ -156,6 +267,26 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names written by hand equal serde's, for every variant.
+    #[test]
+    fn the_vocabulary_is_spelled_once() {
+        for status in JobStatus::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(JobStatus::from_name(status.as_str()), Some(status));
+        }
+        for kind in SyncKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(SyncKind::from_name(kind.as_str()), Some(kind));
+        }
+        let names: std::collections::HashSet<_> =
+            JobErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), JobErrorCode::ALL.len());
+        for code in JobErrorCode::ALL {
+            assert_eq!(JobError::new(code, "m").known_code(), Some(code));
+        }
+        assert_eq!(JobStatus::from_name("paused"), None);
+    }
 
     #[test]
     fn sync_request_rejects_unknown_fields() {

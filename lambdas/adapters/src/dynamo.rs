@@ -69,23 +69,6 @@ fn idempotency_key(user: UserId, key: &str) -> String {
     format!("idem#{user}#{key}")
 }
 
-fn kind_name(kind: SyncKind) -> &'static str {
-    match kind {
-        SyncKind::Incremental => "incremental",
-        SyncKind::Range => "range",
-        SyncKind::Full => "full",
-    }
-}
-
-fn status_name(status: JobStatus) -> &'static str {
-    match status {
-        JobStatus::Queued => "queued",
-        JobStatus::Running => "running",
-        JobStatus::Succeeded => "succeeded",
-        JobStatus::Failed => "failed",
-    }
-}
-
 fn expired(item: &Item, now: OffsetDateTime) -> bool {
     get_n(item, "expires_at").is_some_and(|at| at <= now.unix_timestamp())
 }
@@ -131,8 +114,8 @@ fn to_item(job: &Job) -> Result<Item, JobStoreError> {
         ("pk".to_owned(), s(job.id.to_string())),
         ("user_id".to_owned(), s(job.user_id.to_string())),
         ("created_ms".to_owned(), n(ms(job.created_at))),
-        ("kind".to_owned(), s(kind_name(job.spec.kind))),
-        ("status".to_owned(), s(status_name(job.status))),
+        ("kind".to_owned(), s(SyncKind::as_str(job.spec.kind))),
+        ("status".to_owned(), s(JobStatus::as_str(job.status))),
         (
             "expires_at".to_owned(),
             n((job.created_at + UNFINISHED_RETENTION).unix_timestamp()),
@@ -161,19 +144,8 @@ fn from_item(item: &Item) -> Result<Job, JobStoreError> {
             .map_err(|_| corrupt(key))
     };
     let time_opt = |key: &str| get_n(item, key).map(from_ms).transpose();
-    let kind = match text("kind")? {
-        "incremental" => SyncKind::Incremental,
-        "range" => SyncKind::Range,
-        "full" => SyncKind::Full,
-        _ => return Err(corrupt("kind")),
-    };
-    let status = match text("status")? {
-        "queued" => JobStatus::Queued,
-        "running" => JobStatus::Running,
-        "succeeded" => JobStatus::Succeeded,
-        "failed" => JobStatus::Failed,
-        _ => return Err(corrupt("status")),
-    };
+    let kind = SyncKind::from_name(text("kind")?).ok_or_else(|| corrupt("kind"))?;
+    let status = JobStatus::from_name(text("status")?).ok_or_else(|| corrupt("status"))?;
     let progress: JobProgress = match get_s(item, "progress") {
         Some(p) => serde_json::from_str(p).map_err(|_| corrupt("progress"))?,
         None => JobProgress::default(),
@@ -420,8 +392,8 @@ impl JobRepository for DynamoJobs {
                  (attribute_not_exists(lease_until) OR lease_until <= :now)))",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":running", s("running"))
-            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
+            .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":owner", s(lease.owner.clone()))
@@ -484,7 +456,7 @@ impl JobRepository for DynamoJobs {
             .key("pk", s(job.id.to_string()))
             .condition_expression("#status = :running AND lease_owner = :owner")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
             .expression_attribute_values(":owner", s(owner));
         let mut sets = Vec::new();
         for (i, (name, value)) in values.into_iter().enumerate() {
@@ -516,7 +488,7 @@ impl JobRepository for DynamoJobs {
             .into_iter()
             .filter(|(name, _)| *name != "lease_until")
             .collect();
-        values.push(("#status", s(status_name(job.status))));
+        values.push(("#status", s(JobStatus::as_str(job.status))));
         values.push(("finished_ms", n(ms(finished_at))));
         values.push((
             "expires_at",
@@ -528,8 +500,8 @@ impl JobRepository for DynamoJobs {
             .table_name(&self.table)
             .key("pk", s(job.id.to_string()))
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":running", s("running"));
+            .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(JobStatus::Running.as_str()));
         let mut sets = Vec::new();
         for (i, (name, value)) in values.into_iter().enumerate() {
             sets.push(format!("{name} = :v{i}"));
@@ -564,7 +536,7 @@ impl JobRepository for DynamoJobs {
             .condition_expression(condition)
             .send()
             .instrument(
-                info_span!("finish_job", job_id = %job.id, status = status_name(job.status)),
+                info_span!("finish_job", job_id = %job.id, status = JobStatus::as_str(job.status)),
             )
             .await;
         if let Err(e) = result {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use stk_protocol::{JobError, JobStatus};
+use stk_protocol::{JobError, JobErrorCode, JobStatus};
 use tracing::{info, warn};
 
 use crate::clock::Clock;
@@ -74,10 +74,10 @@ impl JobService {
         let mut failed = job;
         failed.status = JobStatus::Failed;
         failed.finished_at = Some(self.clock.now());
-        failed.error = Some(JobError {
-            code: "queue_unavailable".into(),
-            message: "the job could not be queued: run `stk sync` again".into(),
-        });
+        failed.error = Some(JobError::new(
+            JobErrorCode::QueueUnavailable,
+            "the job could not be queued: run `stk sync` again",
+        ));
         if let Err(finish) = self.jobs.finish(&failed).await {
             warn!(error = %finish, job_id = %failed.id, "could not mark an unqueued job failed");
         }

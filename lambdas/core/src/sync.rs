@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use secrecy::SecretString;
-use stk_protocol::{JobError, JobStatus, SyncKind};
+use stk_protocol::{JobError, JobErrorCode, JobStatus, SyncKind};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::activity::Run;
@@ -89,7 +89,7 @@ pub enum RetryLater {
 #[derive(Debug)]
 enum Stop {
     /// Give the job up with a message for the runner.
-    Fail { code: &'static str, message: String },
+    Fail { code: JobErrorCode, message: String },
     /// Leave the job to a later delivery.
     Retry(RetryLater),
     /// Another worker took the job over; it will finish it.
@@ -112,11 +112,11 @@ impl From<StoreError> for Stop {
         }
         match e {
             StoreError::Decrypt => Stop::Fail {
-                code: "tokens_unreadable",
+                code: JobErrorCode::TokensUnreadable,
                 message: "the stored SmashRun authorisation could not be read: run `stk auth login` to link your account again".into(),
             },
             other => Stop::Fail {
-                code: "store_rejected",
+                code: JobErrorCode::StoreRejected,
                 message: format!("the run store refused the data ({other}); please report this job id"),
             },
         }
@@ -292,35 +292,29 @@ impl SyncEngine {
                 Ok(Outcome::Skipped)
             }
             Err(Stop::Fail { code, message }) => {
-                warn!(code, reason = %message, "job failed");
+                warn!(code = code.as_str(), reason = %message, "job failed");
                 job.status = JobStatus::Failed;
-                job.error = Some(JobError {
-                    code: code.into(),
-                    message,
-                });
+                job.error = Some(JobError::new(code, message));
                 self.finish(job).await
             }
             Err(Stop::Retry(cause)) if delivery >= self.settings.max_attempts => {
                 warn!(error = %chain(&cause), "still failing on the last attempt: job failed");
                 let (code, message) = match &cause {
                     RetryLater::Smashrun(SmashrunError::RateLimited { .. }) => (
-                        "smashrun_rate_limited",
+                        JobErrorCode::SmashrunRateLimited,
                         "SmashRun's rate limit held for too long: run `stk sync` again in an hour".to_owned(),
                     ),
                     RetryLater::Smashrun(_) => (
-                        "smashrun_unavailable",
+                        JobErrorCode::SmashrunUnavailable,
                         "SmashRun kept failing: run `stk sync` again later; runs synced so far are kept".to_owned(),
                     ),
                     _ => (
-                        "service_unavailable",
+                        JobErrorCode::ServiceUnavailable,
                         "the service kept failing: run `stk sync` again later; runs synced so far are kept".to_owned(),
                     ),
                 };
                 job.status = JobStatus::Failed;
-                job.error = Some(JobError {
-                    code: code.into(),
-                    message,
-                });
+                job.error = Some(JobError::new(code, message));
                 self.finish(job).await
             }
             Err(Stop::Retry(cause)) => {
@@ -366,7 +360,7 @@ impl SyncEngine {
             .retry(|| self.sources.smashrun_source(user))
             .await?
             .ok_or_else(|| Stop::Fail {
-                code: "not_linked",
+                code: JobErrorCode::NotLinked,
                 message: "no SmashRun account is linked to this user: run `stk auth login`".into(),
             })?;
         let source_user_id = source.source_user_id.clone();
@@ -403,7 +397,7 @@ impl SyncEngine {
             let page = job.checkpoint.next_page;
             if page >= self.settings.max_pages {
                 return Err(Stop::Fail {
-                    code: "too_many_pages",
+                    code: JobErrorCode::TooManyPages,
                     message: format!(
                         "SmashRun kept returning pages past {page}: the sync stopped to stay safe; please report this job id"
                     ),
@@ -603,7 +597,7 @@ impl SyncEngine {
             };
             let renewed = TokenSet::from_grant(grant, Some(&old_refresh), self.clock.now())
                 .ok_or_else(|| Stop::Fail {
-                    code: "smashrun_auth",
+                    code: JobErrorCode::SmashrunAuth,
                     message:
                         "SmashRun renewed access without a refresh token: run `stk auth login`"
                             .into(),
@@ -732,15 +726,15 @@ fn smashrun_stop(e: SmashrunError) -> Stop {
     match e {
         e if e.is_transient() => Stop::Retry(RetryLater::Smashrun(e)),
         SmashrunError::Unauthorized | SmashrunError::InvalidGrant(_) => Stop::Fail {
-            code: "smashrun_auth",
+            code: JobErrorCode::SmashrunAuth,
             message: "SmashRun no longer accepts this account's authorisation: run `stk auth login` to link it again".into(),
         },
         SmashrunError::InvalidClient => Stop::Fail {
-            code: "smashrun_client",
+            code: JobErrorCode::SmashrunClient,
             message: "SmashRun refused the service's own credentials: the operators have been told; try again later".into(),
         },
         other => Stop::Fail {
-            code: "smashrun_bad_answer",
+            code: JobErrorCode::SmashrunBadAnswer,
             message: format!("SmashRun answered in a way the sync could not use ({other}): try again later"),
         },
     }
