@@ -294,6 +294,18 @@ async fn bad_input_gets_clear_json_errors_and_never_a_500() {
             "invalid_body",
         ),
         (
+            // serde quotes the field name; a message cut off a character boundary panicked.
+            "unknown multi-byte field name",
+            raw(
+                "{\"\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}\u{1f3c3}é\": true}",
+                "application/json",
+            )
+            .await
+            .unwrap(),
+            400,
+            "invalid_body",
+        ),
+        (
             "not a date",
             raw("{\"since\": \"yesterday\"}", "application/json")
                 .await

@@ -70,3 +70,33 @@ fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], what: &str) -> R
         ApiError::InvalidBody(format!("invalid {what} request: {message}"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        full: Option<bool>,
+    }
+
+    /// serde quotes an unknown field's name in its message; a long multi-byte one used to be
+    /// cut off a character boundary, and the API panicked.
+    #[test]
+    fn a_long_multi_byte_field_name_gets_a_clean_400() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json".parse().expect("a header value"),
+        );
+        for prefix in ["", "a", "ab", "abc"] {
+            let name = format!("{prefix}{}", "\u{1f3c3}".repeat(100));
+            let body = format!("{{\"{name}\": true}}");
+            let err = parse::<Body>(&headers, body.as_bytes(), "sync").unwrap_err();
+            assert!(matches!(err, ApiError::InvalidBody(_)));
+            assert!(err.to_string().len() <= 340, "{err}");
+        }
+    }
+}
