@@ -370,11 +370,25 @@ pub struct WaitArgs {
         value_parser = clap::value_parser!(u64).range(10..=60_000)
     )]
     pub poll_interval: u64,
+
+    /// Stop waiting when the job has made no progress for this many seconds
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "STK_STALL_TIMEOUT_SECS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub stall_timeout: u64,
 }
 
 impl WaitArgs {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval)
+    }
+
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_secs(self.stall_timeout)
     }
 }
 

@@ -106,6 +106,12 @@ pub enum CliError {
     )]
     Interrupted { id: String },
 
+    #[error(
+        "sync {id} has made no progress for {} s: its worker may have stopped; the service picks it up again when its message comes back\nlook again later with: stk sync status {id}",
+        .still.as_secs()
+    )]
+    Stalled { id: String, still: Duration },
+
     #[error("the login was not finished in time: run `stk auth login` again")]
     LoginExpired,
 
@@ -144,6 +150,7 @@ impl CliError {
             | Self::LoginExpired
             | Self::Refused { .. } => Exit::Refused,
             Self::ServerFailed { .. }
+            | Self::Stalled { .. }
             | Self::Unreachable { .. }
             | Self::Timeout { .. }
             | Self::BadAnswer { .. } => Exit::Unavailable,

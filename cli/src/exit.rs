@@ -59,7 +59,7 @@ impl Exit {
                 "the API refused the request (API key refused, invalid request or setting, unknown job)"
             }
             Self::Unavailable => {
-                "the API or the network failed (5xx, connection refused, timeout, unreadable answer)"
+                "the API or the network failed (5xx, connection refused, timeout, unreadable answer, a sync that stopped making progress)"
             }
             Self::Local => {
                 "this machine failed stk: the output could not be written, or the runtime could not start"

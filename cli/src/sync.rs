@@ -180,12 +180,19 @@ async fn wait_for(
     let mut failing_since: Option<Instant> = None;
     let mut failures = 0u32;
     let mut delay = poll;
+    let mut stall = Stall::new(&job, wait.stall_timeout());
     let result = loop {
         view.update(&job);
         if job.status.is_finished() {
             break Ok(job);
         }
         let id = job.id.clone();
+        if let Some(still) = stall.check(&job, Instant::now()) {
+            break Err(CliError::Stalled {
+                id: clean(&id).into_owned(),
+                still,
+            });
+        }
         let interruption = || CliError::Interrupted {
             id: clean(&id).into_owned(),
         };
@@ -231,6 +238,35 @@ async fn wait_for(
     };
     view.finish();
     result
+}
+
+/// Notices a job that makes no progress: the same status and counts for `timeout`.
+struct Stall {
+    timeout: Duration,
+    seen: (JobStatus, stk_protocol::JobProgress),
+    since: Instant,
+}
+
+impl Stall {
+    fn new(job: &SyncJob, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            seen: (job.status, job.progress.clone()),
+            since: Instant::now(),
+        }
+    }
+
+    /// How long the job has stood still, once that is over the timeout.
+    fn check(&mut self, job: &SyncJob, now: Instant) -> Option<Duration> {
+        let current = (job.status, job.progress.clone());
+        if current != self.seen {
+            self.seen = current;
+            self.since = now;
+            return None;
+        }
+        let still = now.saturating_duration_since(self.since);
+        (still >= self.timeout).then_some(still)
+    }
 }
 
 /// The progress bar (or spinner, until the expected total is known) on stderr.
@@ -342,6 +378,25 @@ mod tests {
 
     use super::*;
     use crate::render::tests::job;
+
+    #[test]
+    fn a_job_that_stands_still_past_the_timeout_is_noticed() {
+        let mut running = job(JobStatus::Running);
+        let mut stall = Stall::new(&running, Duration::from_secs(60));
+        let t0 = stall.since;
+        assert_eq!(stall.check(&running, t0 + Duration::from_secs(59)), None);
+        running.progress.pages += 1;
+        assert_eq!(
+            stall.check(&running, t0 + Duration::from_secs(70)),
+            None,
+            "it moved"
+        );
+        assert_eq!(stall.check(&running, t0 + Duration::from_secs(129)), None);
+        assert_eq!(
+            stall.check(&running, t0 + Duration::from_secs(131)),
+            Some(Duration::from_secs(61))
+        );
+    }
 
     #[test]
     fn rate_and_time_left_come_from_what_was_seen_while_waiting() {
