@@ -167,7 +167,11 @@ async fn browser_callback(
     };
     let page = match state.login.callback(params).await {
         Ok(name) => pages::signed_in(&name),
-        Err(e) => pages::failed(callback_status(&e), &e.to_string()),
+        Err(e) => {
+            // The reason is the runner-facing text (no code, state or token is in it).
+            tracing::warn!(status = callback_status(&e).as_u16(), reason = %e, error = %stk_core::error::chain(&e), "sign-in refused");
+            pages::failed(callback_status(&e), &e.to_string())
+        }
     };
     no_store(page)
 }
@@ -183,7 +187,10 @@ async fn manual_callback(
         state: Some(request.state),
         error: None,
     };
-    let name = state.login.callback(params).await.map_err(api_error)?;
+    let name = state.login.callback(params).await.map_err(|e| {
+        tracing::warn!(reason = %e, "pasted sign-in refused");
+        api_error(e)
+    })?;
     Ok(Json(Linked { name }))
 }
 

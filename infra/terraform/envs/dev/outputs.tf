@@ -49,9 +49,10 @@ output "secret_names" {
 }
 
 output "function_names" {
-  description = "The three Lambda functions."
+  description = "The four Lambda functions."
   value = {
     api       = module.api.function_name
+    auth      = module.api.auth_function_name
     worker    = module.worker.function_name
     scheduler = module.scheduler.function_name
   }
@@ -62,6 +63,7 @@ output "log_group_names" {
   value = {
     api        = module.api.function_log_group_name
     api_access = module.api.access_log_group_name
+    auth       = module.api.auth_function_log_group_name
     worker     = module.worker.function_log_group_name
     scheduler  = module.scheduler.function_log_group_name
   }

@@ -71,3 +71,8 @@ output "auth_function_name" {
   description = "The auth function (login routes, /auth/*)."
   value       = module.auth_function.function_name
 }
+
+output "auth_function_log_group_name" {
+  description = "Log group of the auth function."
+  value       = module.auth_function.log_group_name
+}
