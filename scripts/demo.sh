@@ -56,6 +56,8 @@ if stk_pid_alive "$STATE/sandbox.pid" smashrun-sandbox && [[ "$(cat "$PROFILE_FI
   echo "demo: sandbox already running on $STK_SANDBOX_URL (its data is kept)"
 else
   stk_stop_pid "$STATE/sandbox.pid" smashrun-sandbox
+  # A new sandbox has issued no tokens yet: the runner must log in to it again.
+  SANDBOX_NEW=1
   stk_spawn "$STATE/sandbox.pid" "$LOGS/sandbox.log" \
     "$BIN/smashrun-sandbox" --addr "127.0.0.1:$SANDBOX_PORT" --profile "$PROFILE" --seed 42 --user-id "$RUNNER_ID"
   echo "$PROFILE" >"$PROFILE_FILE"
@@ -72,7 +74,8 @@ echo "demo: API and worker up on $API_BASE_URL"
 # The runner logs in as a person would: `stk auth login --no-browser` prints SmashRun's consent
 # address, and a headless "browser" (curl) opens it and follows the sandbox's redirects back to
 # the API's /auth/callback. `stk` meanwhile polls for its key.
-if "$BIN/stk" auth status >/dev/null 2>&1; then
+status_json="$("$BIN/stk" auth status --json 2>/dev/null || true)"
+if [[ -z "${SANDBOX_NEW:-}" && -n "$status_json" && "$status_json" != *'"needs_relink": true'* ]]; then
   echo "demo: already logged in ($STK_CONFIG_DIR)"
 else
   echo

@@ -364,6 +364,17 @@ wait_postgrest() {
   done
 }
 
+# The local token key (base64 of 32 random bytes), kept with the database it encrypts tokens in:
+# moto forgets its secrets when it restarts, and stk-local provisions the token-key secret from
+# this file, so the tokens stored in the database stay readable.
+token_key() {
+  if [[ ! -s "$STATE/token-key" ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$STATE/token-key.tmp")
+    mv "$STATE/token-key.tmp" "$STATE/token-key"
+  fi
+  cat "$STATE/token-key"
+}
+
 jwt_secret() {
   if [[ ! -s "$STATE/jwt-secret" ]]; then
     (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$STATE/jwt-secret.tmp")
@@ -453,6 +464,7 @@ export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$DB
 export SUPABASE_URL=http://127.0.0.1:$PGRST_PORT
 export SUPABASE_SERVICE_ROLE_KEY=$service
 export SUPABASE_ANON_KEY=$anon
+export STK_LOCAL_TOKEN_KEY=$(token_key)
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 export AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test

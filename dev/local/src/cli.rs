@@ -88,6 +88,9 @@ fn secret_values(env: &StackEnv, api_url: &str) -> anyhow::Result<SecretValues> 
             .to_owned(),
         supabase_url: env.get("SUPABASE_URL")?.to_owned(),
         supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY")?.to_owned(),
+        // The stack's own key, kept with its database: moto forgets its secrets when it
+        // restarts, and tokens encrypted under a lost key could never be read again.
+        token_key: env.get("STK_LOCAL_TOKEN_KEY").ok().map(str::to_owned),
     })
 }
 

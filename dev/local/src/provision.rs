@@ -62,6 +62,9 @@ pub struct SecretValues {
     pub smashrun_redirect_uri: String,
     pub supabase_url: String,
     pub supabase_service_role_key: String,
+    /// The token key (base64 of 32 bytes) when the stack keeps one of its own; else one is
+    /// generated the first time the secret is created.
+    pub token_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -244,7 +247,11 @@ async fn store_secrets(
         (&names.supabase_secret, supabase.to_string(), true),
         (
             &names.token_key_secret,
-            json!({ "key": generate_key_base64().map_err(aws_err("the token key"))? }).to_string(),
+            json!({ "key": match &values.token_key {
+                Some(key) => key.clone(),
+                None => generate_key_base64().map_err(aws_err("the token key"))?,
+            } })
+            .to_string(),
             false,
         ),
     ] {

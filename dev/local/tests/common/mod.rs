@@ -126,6 +126,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         smashrun_redirect_uri: format!("{api_url}/auth/callback"),
         supabase_url: env.get("SUPABASE_URL").unwrap().to_owned(),
         supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap().to_owned(),
+        token_key: None,
     };
     // A short visibility timeout so a reported failure comes back within the test.
     let provisioned = provision(&aws, &names, &secrets, Duration::from_secs(2))
