@@ -8,25 +8,10 @@ mod common;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
 
-use common::{Options, TestApp, spawn_app, spawn_app_with, stk_bin};
+use common::{Options, TestApp, open_login_session, spawn_app, spawn_app_with, stk_bin};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use stk_core::ports::UserDirectory;
 use stk_protocol::{IssuedKey, JobStatus, LoginSession, Me};
-
-/// A login session opened the way `stk` opens one, with the secret it keeps.
-async fn open_session(app: &TestApp) -> (LoginSession, String) {
-    let secret = uuid::Uuid::new_v4().simple().to_string();
-    let response = app
-        .http
-        .post(app.url("/auth/sessions"))
-        .json(&json!({ "secret_sha256": hex::encode(Sha256::digest(secret.as_bytes())) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    (response.json().await.unwrap(), secret)
-}
 
 /// What SmashRun's consent page (auto-approving) redirects the browser to.
 async fn consent(app: &TestApp, session: &LoginSession) -> String {
@@ -59,7 +44,7 @@ async fn pickup(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
 
 /// The whole flow through the API: a new key for the sandbox's runner.
 async fn log_in(app: &TestApp) -> IssuedKey {
-    let (session, secret) = open_session(app).await;
+    let (session, secret) = open_login_session(app).await;
     let callback = consent(app, &session).await;
     let page = app.http.get(&callback).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -258,7 +243,7 @@ async fn forged_reused_denied_failed_and_expired_logins_link_nothing_and_say_why
     let app = spawn_app().await;
 
     // Forged states: not of the form, or naming a session with the wrong random part.
-    let (session, secret) = open_session(&app).await;
+    let (session, secret) = open_login_session(&app).await;
     let (id, _) = session.state.split_once('.').unwrap();
     for forged in ["nonsense".to_owned(), format!("{id}.{}", "A".repeat(43))] {
         let page = app
@@ -299,7 +284,7 @@ async fn forged_reused_denied_failed_and_expired_logins_link_nothing_and_say_why
     assert_eq!(error_code(again).await, (410, "session_spent".into()));
 
     // Denied consent.
-    let (session, secret) = open_session(&app).await;
+    let (session, secret) = open_login_session(&app).await;
     let page = app
         .http
         .get(app.url("/auth/callback"))
@@ -316,7 +301,7 @@ async fn forged_reused_denied_failed_and_expired_logins_link_nothing_and_say_why
     assert_eq!(error_code(after).await, (410, "login_failed".into()));
 
     // A code SmashRun does not accept (the manual path, as `stk` pastes it).
-    let (session, secret) = open_session(&app).await;
+    let (session, secret) = open_login_session(&app).await;
     let manual = app
         .http
         .post(app.url("/auth/callback"))
@@ -329,7 +314,7 @@ async fn forged_reused_denied_failed_and_expired_logins_link_nothing_and_say_why
     assert_eq!(error_code(after).await, (410, "login_failed".into()));
 
     // An expired session: its code is refused and its key never handed out.
-    let (session, secret) = open_session(&app).await;
+    let (session, secret) = open_login_session(&app).await;
     let callback = consent(&app, &session).await;
     aws_sdk_dynamodb::Client::new(&app.aws)
         .update_item()

@@ -10,7 +10,7 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{Options, psql, spawn_app_with};
+use common::{Options, open_login_session, psql, spawn_app_with};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use stk_core::ports::SourceStore;
@@ -50,24 +50,9 @@ async fn no_secret_is_logged_answered_or_stored_in_clear() {
     let mut seen = String::new();
 
     // A login through the API, with a secret of its own.
-    let secret = uuid::Uuid::new_v4().simple().to_string();
-    let session: serde_json::Value = app
-        .http
-        .post(app.url("/auth/sessions"))
-        .json(&json!({ "secret_sha256": hex::encode(Sha256::digest(secret.as_bytes())) }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = session["session_id"].as_str().unwrap().to_owned();
-    let page = app
-        .http
-        .get(session["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let (session, secret) = open_login_session(&app).await;
+    let id = session.session_id;
+    let page = app.http.get(&session.authorize_url).send().await.unwrap();
     seen.push_str(&page.text().await.unwrap());
     let issued: serde_json::Value = app
         .http

@@ -90,6 +90,23 @@ pub fn psql(sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// A login session opened the way `stk` opens one, with the secret it keeps.
+pub async fn open_login_session(app: &TestApp) -> (stk_protocol::LoginSession, String) {
+    use sha2::Digest as _;
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let response = app
+        .http
+        .post(app.url("/auth/sessions"))
+        .json(&serde_json::json!({
+            "secret_sha256": hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    (response.json().await.unwrap(), secret)
+}
+
 /// The stack of the checkout the tests run in (cargo runs them in the package's folder).
 pub fn stack_env() -> StackEnv {
     StackEnv::from_process().expect("the tests run inside the checkout")

@@ -28,6 +28,20 @@ locals {
     api       = var.api_function_name
     auth      = var.auth_function_name
   }
+  error_consequences = {
+    scheduler = ": the nightly syncs may not have been queued"
+  }
+}
+
+# The worker's and the scheduler's error alarms were resources of their own before.
+moved {
+  from = aws_cloudwatch_metric_alarm.worker_errors
+  to   = aws_cloudwatch_metric_alarm.function_errors["worker"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.scheduler_errors
+  to   = aws_cloudwatch_metric_alarm.function_errors["scheduler"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "oldest_message" {
@@ -64,9 +78,9 @@ resource "aws_cloudwatch_metric_alarm" "throttles" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each            = { api = var.api_function_name, auth = var.auth_function_name }
+  for_each            = local.functions
   alarm_name          = "${var.name_prefix}-${each.key}-errors"
-  alarm_description   = "The ${each.key} function ${each.value} failed (an invocation error, not an error answer)."
+  alarm_description   = "The ${each.key} function ${each.value} failed (an invocation error, not an error answer or a reported batch item failure)${lookup(local.error_consequences, each.key, "")}."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = each.value }
@@ -114,37 +128,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter_messages" {
   ok_actions          = local.actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "worker_errors" {
-  alarm_name          = "${var.name_prefix}-worker-errors"
-  alarm_description   = "The worker function ${var.worker_function_name} failed (an invocation error, not a reported batch item failure)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = var.worker_function_name }
-  statistic           = "Sum"
-  period              = var.period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
 
-resource "aws_cloudwatch_metric_alarm" "scheduler_errors" {
-  alarm_name          = "${var.name_prefix}-scheduler-errors"
-  alarm_description   = "The nightly scheduler ${var.scheduler_function_name} failed: the nightly syncs may not have been queued."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = var.scheduler_function_name }
-  statistic           = "Sum"
-  period              = var.period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
 
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   alarm_name          = "${var.name_prefix}-api-5xx"

@@ -4,8 +4,6 @@ output "alarm_names" {
     [
       aws_cloudwatch_metric_alarm.dead_letter_messages.alarm_name,
       aws_cloudwatch_metric_alarm.oldest_message.alarm_name,
-      aws_cloudwatch_metric_alarm.worker_errors.alarm_name,
-      aws_cloudwatch_metric_alarm.scheduler_errors.alarm_name,
       aws_cloudwatch_metric_alarm.api_5xx.alarm_name,
       aws_cloudwatch_metric_alarm.schedule_did_not_run.alarm_name,
     ],
