@@ -71,6 +71,7 @@ use crate::output::{Out, stderr_line};
 
 /// The whole program: `.env`, arguments, one current-thread runtime, the command, the exit code.
 pub fn main() -> ExitCode {
+    render::init_local_offset();
     load_dotenv();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

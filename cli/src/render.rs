@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use stk_protocol::{JobProgress, JobStatus, SyncJob, SyncKind};
+use stk_protocol::{JobProgress, JobStatus, SyncJob, SyncKind, WaitReason};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -32,7 +32,7 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-fn parse_timestamp(raw: &str) -> Option<OffsetDateTime> {
+pub fn parse_timestamp(raw: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(raw, &Rfc3339).ok()
 }
 
@@ -57,11 +57,48 @@ pub fn elapsed(job: &SyncJob) -> Option<Duration> {
 }
 
 pub fn status_word(status: JobStatus) -> &'static str {
-    match status {
-        JobStatus::Queued => "queued",
-        JobStatus::Running => "running",
-        JobStatus::Succeeded => "succeeded",
-        JobStatus::Failed => "failed",
+    status.as_str()
+}
+
+/// The runner's UTC offset, read once at start-up while the process has one thread (the only
+/// time the platform lets it be read soundly); UTC if it cannot be.
+static LOCAL_OFFSET: std::sync::OnceLock<Option<time::UtcOffset>> = std::sync::OnceLock::new();
+
+pub fn init_local_offset() {
+    LOCAL_OFFSET.get_or_init(|| time::UtcOffset::current_local_offset().ok());
+}
+
+/// `14:05` in the runner's local time (`14:05 UTC` when it is unknown); the date too when it
+/// is not today.
+pub fn local_clock(raw: &str) -> String {
+    let Some(at) = parse_timestamp(raw) else {
+        return clean(raw).into_owned();
+    };
+    let (offset, zone) = match LOCAL_OFFSET.get().copied().flatten() {
+        Some(offset) => (offset, ""),
+        None => (time::UtcOffset::UTC, " UTC"),
+    };
+    let local = at.to_offset(offset);
+    let today = OffsetDateTime::now_utc().to_offset(offset).date();
+    let text = if local.date() == today {
+        local.format(format_description!("[hour]:[minute]"))
+    } else {
+        local.format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+    };
+    text.map(|t| format!("{t}{zone}"))
+        .unwrap_or_else(|_| clean(raw).into_owned())
+}
+
+/// Why a waiting job waits, and until when.
+pub fn waiting_message(job: &SyncJob) -> String {
+    let Some(waiting) = &job.waiting else {
+        return "waiting".into();
+    };
+    let until = local_clock(&waiting.until);
+    match waiting.reason {
+        WaitReason::RateLimit => format!("waiting for SmashRun's rate limit until {until}"),
+        WaitReason::Retry => format!("a fault interrupted it: trying again at {until}"),
+        WaitReason::Continue => "continuing in the next worker".into(),
     }
 }
 
@@ -144,6 +181,15 @@ pub fn partial_progress(job: &SyncJob) -> Option<String> {
 pub fn progress_message(job: &SyncJob) -> String {
     match job.status {
         JobStatus::Queued => "queued: waiting for a worker".into(),
+        JobStatus::Waiting => {
+            let p = &job.progress;
+            format!(
+                "{}: page {}, {} seen so far",
+                waiting_message(job),
+                p.pages,
+                thousands(p.activities_seen)
+            )
+        }
         JobStatus::Running if job.progress.pages == 0 => {
             format!(
                 "running (attempt {}): fetching the first page",
@@ -168,8 +214,12 @@ pub fn progress_message(job: &SyncJob) -> String {
 /// The block `stk sync status` prints.
 pub fn status_block(job: &SyncJob) -> String {
     let p = &job.progress;
+    let status = match job.status {
+        JobStatus::Waiting => format!("waiting ({})", waiting_message(job)),
+        other => status_word(other).into(),
+    };
     let mut rows: Vec<(&str, String)> = vec![
-        ("status", status_word(job.status).into()),
+        ("status", status),
         ("kind", kind(job)),
         ("created", timestamp(&job.created_at)),
     ];
@@ -250,6 +300,23 @@ pub(crate) mod tests {
     use super::*;
     use stk_protocol::JobError;
 
+    #[test]
+    fn a_waiting_job_says_why_and_until_when() {
+        let mut waiting = job(JobStatus::Waiting);
+        waiting.waiting = Some(stk_protocol::Waiting {
+            until: "2026-03-01T15:05:00Z".into(),
+            reason: WaitReason::RateLimit,
+        });
+        let message = progress_message(&waiting);
+        assert!(
+            message.starts_with("waiting for SmashRun's rate limit until 2026-03-01 15:05"),
+            "{message}"
+        );
+        assert!(status_block(&waiting).contains("waiting (waiting for SmashRun's rate limit"));
+        waiting.waiting.as_mut().unwrap().reason = WaitReason::Continue;
+        assert!(progress_message(&waiting).starts_with("continuing in the next worker"));
+    }
+
     pub(crate) fn job(status: JobStatus) -> SyncJob {
         SyncJob {
             id: "0b5e0c7e-1d6a-4a53-9a51-6f7d2b1e9c10".into(),
@@ -274,6 +341,7 @@ pub(crate) mod tests {
                 ..JobProgress::default()
             },
             error: None,
+            waiting: None,
         }
     }
 

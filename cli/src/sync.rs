@@ -127,7 +127,9 @@ fn finish(job: &SyncJob, json: bool, out: &mut Out) -> Result<(), CliError> {
                     crate::output::stderr_line(format_args!("{progress}"));
                 }
             }
-            JobStatus::Queued | JobStatus::Running => out.text(&render::status_block(job))?,
+            JobStatus::Queued | JobStatus::Running | JobStatus::Waiting => {
+                out.text(&render::status_block(job))?;
+            }
         }
     }
     outcome(job)
@@ -259,7 +261,13 @@ impl Stall {
     /// How long the job has stood still, once that is over the timeout.
     fn check(&mut self, job: &SyncJob, now: Instant) -> Option<Duration> {
         let current = (job.status, job.progress.clone());
-        if current != self.seen {
+        // A job waiting out a known wait is not stalled: the clock starts when the wait ends.
+        let waiting = job
+            .waiting
+            .as_ref()
+            .and_then(|w| render::parse_timestamp(&w.until))
+            .is_some_and(|until| until > time::OffsetDateTime::now_utc());
+        if current != self.seen || waiting {
             self.seen = current;
             self.since = now;
             return None;

@@ -51,6 +51,9 @@ pub enum SyncKind {
 pub enum JobStatus {
     Queued,
     Running,
+    /// Paused until a set time: SmashRun's rate limit, a backoff after a fault, or a hand-over
+    /// to the next invocation. `SyncJob::waiting` says until when and why.
+    Waiting,
     Succeeded,
     Failed,
 }
@@ -73,13 +76,20 @@ impl SyncKind {
 }
 
 impl JobStatus {
-    pub const ALL: [Self; 4] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed];
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Waiting,
+        Self::Succeeded,
+        Self::Failed,
+    ];
 
     /// The wire name, as in JSON (and in the jobs table).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Running => "running",
+            Self::Waiting => "waiting",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
         }
@@ -104,9 +114,16 @@ pub struct JobProgress {
     pub runs_inserted: u64,
     pub runs_updated: u64,
     pub runs_unchanged: u64,
-    /// Runs SmashRun no longer lists, marked deleted by a full sync.
+    /// Runs SmashRun no longer lists, marked deleted.
     #[serde(default)]
     pub runs_deleted: u64,
+    /// Runs SmashRun listed that paging did not show, fetched one by one.
+    #[serde(default)]
+    pub runs_fetched_by_id: u64,
+    /// Runs SmashRun's listing left out but which were kept: the listing looked wrong (see
+    /// docs/architecture.md, "Deletions").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deletions_held_back: u64,
     /// Activities that could not be read or were out of bounds (missing id, start, distance or
     /// duration; an impossible date or offset; an absurd distance or duration).
     pub activities_rejected: u64,
@@ -120,6 +137,10 @@ pub struct JobProgress {
     pub smashrun_requests: u64,
     /// Requests made to the run store, retries included.
     pub store_requests: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a job failed, as a stable code (`JobError::code` on the wire). The wire keeps a string, so
@@ -148,10 +169,14 @@ pub enum JobErrorCode {
     SmashrunUnavailable,
     /// The service's own dependencies kept failing through every delivery.
     ServiceUnavailable,
+    /// The worker stopped (crashed or timed out) on every attempt.
+    WorkerStopped,
+    /// The job's message could not be delivered and reached the dead-letter queue.
+    DeadLettered,
 }
 
 impl JobErrorCode {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::NotLinked,
         Self::SmashrunAuth,
         Self::SmashrunClient,
@@ -163,6 +188,8 @@ impl JobErrorCode {
         Self::SmashrunRateLimited,
         Self::SmashrunUnavailable,
         Self::ServiceUnavailable,
+        Self::WorkerStopped,
+        Self::DeadLettered,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -178,6 +205,8 @@ impl JobErrorCode {
             Self::SmashrunRateLimited => "smashrun_rate_limited",
             Self::SmashrunUnavailable => "smashrun_unavailable",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::WorkerStopped => "worker_stopped",
+            Self::DeadLettered => "dead_lettered",
         }
     }
 
@@ -198,6 +227,42 @@ impl JobError {
     pub fn known_code(&self) -> Option<JobErrorCode> {
         JobErrorCode::from_name(&self.code)
     }
+}
+
+/// Why a job is `waiting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// SmashRun's rate limit, or the service's own hourly budget of SmashRun requests.
+    RateLimit,
+    /// A fault that outlasted the in-place retries: tried again after a backoff.
+    Retry,
+    /// The worker ran out of time and handed the job to the next invocation.
+    Continue,
+}
+
+impl WaitReason {
+    pub const ALL: [Self; 3] = [Self::RateLimit, Self::Retry, Self::Continue];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimit => "rate_limit",
+            Self::Retry => "retry",
+            Self::Continue => "continue",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// Until when a `waiting` job waits, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// RFC 3339: when the job resumes.
+    pub until: String,
+    pub reason: WaitReason,
 }
 
 /// How many rejected activities a job lists (it counts them all).
@@ -239,6 +304,9 @@ pub struct SyncJob {
     pub progress: JobProgress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
+    /// Set while the job is `waiting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
 }
 
 /// Body of `GET /sync`.
@@ -278,6 +346,10 @@ mod tests {
         for kind in SyncKind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
             assert_eq!(SyncKind::from_name(kind.as_str()), Some(kind));
+        }
+        for reason in WaitReason::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+            assert_eq!(WaitReason::from_name(reason.as_str()), Some(reason));
         }
         let names: std::collections::HashSet<_> =
             JobErrorCode::ALL.iter().map(|c| c.as_str()).collect();
@@ -321,6 +393,7 @@ mod tests {
             attempts: 0,
             progress: JobProgress::default(),
             error: None,
+            waiting: None,
         };
         let json = serde_json::to_value(&job).unwrap();
         assert!(json.get("error").is_none());

@@ -308,6 +308,7 @@ pub fn job(id: &str, status: JobStatus) -> SyncJob {
         attempts: u32::from(started),
         progress: JobProgress::default(),
         error: None,
+        waiting: None,
     }
 }
 

@@ -107,8 +107,13 @@ async fn seed_history(
     };
     let user = adapters.store.link_smashrun(&account, &tokens).await?;
     if adapters.store.run_summary(user).await?.run_count != runs.len() as u64 {
+        let load = stk_core::JobId::random();
+        let checkpoint = stk_core::job::SourceCheckpoint::bulk_load(load, now);
         for page in runs.chunks(500) {
-            adapters.store.upsert_runs(user, page, None).await?;
+            adapters
+                .store
+                .upsert_runs(user, page, load, &checkpoint)
+                .await?;
         }
     }
     let key = ApiKey::generate()?;

@@ -113,6 +113,7 @@ pub fn local_settings(
     let sandbox = sandbox_url.trim_end_matches('/');
     Ok(Settings::from_lookup(|name| match name {
         "STK_JOBS_TABLE" => Some(names.table.clone()),
+        "STK_DEAD_LETTER_QUEUE" => Some(names.dead_letter_queue.clone()),
         "STK_QUEUE_URL" => Some(queue_url.to_owned()),
         "STK_SMASHRUN_SECRET_ID" => Some(names.smashrun_secret.clone()),
         "STK_SUPABASE_SECRET_ID" => Some(names.supabase_secret.clone()),
@@ -200,11 +201,24 @@ async fn serve(env: &StackEnv, adapters: Adapters, addr: &str) -> anyhow::Result
     ));
     let sqs = aws_sdk_sqs::Client::new(&env.aws().await?);
     let poller = Poller::new(
-        sqs,
+        sqs.clone(),
         adapters.settings.queue_url.clone(),
         PollerSettings::default(),
     );
+    // As in AWS, the worker also consumes the dead-letter queue, to fail what lands there.
+    let dead_letters = Poller::new(
+        sqs,
+        crate::poller::sibling_queue_url(
+            &adapters.settings.queue_url,
+            &adapters.settings.dead_letter_queue,
+        ),
+        PollerSettings::default(),
+    );
     let (stop, stopped) = watch::channel(false);
+    let dead_worker = worker.clone();
+    let dead_stopped = stopped.clone();
+    let dead =
+        tokio::spawn(async move { dead_letters.run(dead_worker.as_ref(), dead_stopped).await });
     let worker = tokio::spawn(async move { poller.run(worker.as_ref(), stopped).await });
     info!(%addr, "api listening; worker polling {}", adapters.settings.queue_url);
     println!("stk-local serving the API on http://{addr}");
@@ -215,7 +229,7 @@ async fn serve(env: &StackEnv, adapters: Adapters, addr: &str) -> anyhow::Result
     // in flight with a dead receiver until the visibility timeout) and releases what it holds.
     info!("stopping: the worker finishes its current batch");
     let _ = stop.send(true);
-    let _ = worker.await;
+    let _ = tokio::join!(worker, dead);
     info!("stopped");
     Ok(())
 }

@@ -21,6 +21,8 @@ pub struct PollerSettings {
     pub batch_size: i32,
     /// Long-poll wait.
     pub wait: Duration,
+    /// Each invocation's deadline, from its start (the function's timeout in Terraform).
+    pub invocation_timeout: Duration,
 }
 
 impl Default for PollerSettings {
@@ -28,6 +30,7 @@ impl Default for PollerSettings {
         Self {
             batch_size: 5,
             wait: Duration::from_secs(1),
+            invocation_timeout: Duration::from_secs(900),
         }
     }
 }
@@ -38,6 +41,14 @@ pub struct Poller {
     queue_url: String,
     queue_arn: String,
     settings: PollerSettings,
+}
+
+/// The URL of a queue next to `queue_url` (same account and region), by name.
+pub fn sibling_queue_url(queue_url: &str, name: &str) -> String {
+    match queue_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => name.to_owned(),
+    }
 }
 
 impl Poller {
@@ -119,7 +130,10 @@ impl Poller {
                 return Ok(messages.len());
             }
         };
-        let response = handle_batch(handler, LambdaEvent::new(event, Context::default())).await;
+        let mut context = Context::default();
+        let deadline = time::OffsetDateTime::now_utc() + self.settings.invocation_timeout;
+        context.deadline = u64::try_from(deadline.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let response = handle_batch(handler, LambdaEvent::new(event, context)).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()

@@ -130,6 +130,7 @@ async fn a_stopped_poller_leaves_no_message_in_flight() {
         PollerSettings {
             batch_size: 1,
             wait: Duration::from_secs(3),
+            ..PollerSettings::default()
         },
     );
     let worker = Arc::new(stk_worker::Worker::from_adapters(

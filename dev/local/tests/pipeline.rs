@@ -27,14 +27,15 @@ async fn full_sync_matches_the_sandbox_and_a_second_sync_changes_nothing() {
     assert_eq!(job.progress.expected_total, Some(expected.run_count));
     let pages = expected.activity_count.div_ceil(100).max(1);
     assert!(u64::from(job.progress.pages) >= pages);
-    // One SmashRun request per page, plus the run count; one store request per page plus the cursor.
+    // One SmashRun request per page, plus the run count and the listing; one store request per
+    // page, plus the source, the reconciliation, the counts and the cursor.
     assert_eq!(
         job.progress.smashrun_requests,
-        u64::from(job.progress.pages) + 1
+        u64::from(job.progress.pages) + 2
     );
     assert_eq!(
         job.progress.store_requests,
-        u64::from(job.progress.pages) + 1
+        u64::from(job.progress.pages) + 4
     );
 
     let stored = app.adapters.store.run_summary(app.user_id).await.unwrap();
@@ -500,12 +501,13 @@ async fn smashrun_failures_are_retried_and_a_failed_delivery_resumes_from_its_ch
         ..Options::default()
     })
     .await;
-    // More consecutive 503s than one delivery retries: the first delivery gives up, the message
-    // comes back after the visibility timeout, and the job finishes on the second.
+    // More consecutive 503s than one delivery retries (the count's five, tolerated, then the
+    // first page's five): the first delivery waits a backoff, the message comes back after it,
+    // and the job finishes on the second.
     app.sandbox_admin(
         Method::POST,
         "/admin/faults",
-        Some(json!({"fail_next": {"status": 503, "count": 7}})),
+        Some(json!({"fail_next": {"status": 503, "count": 12}})),
     )
     .await;
     let job = app.start_sync(&json!({"full": true})).await;
@@ -516,7 +518,7 @@ async fn smashrun_failures_are_retried_and_a_failed_delivery_resumes_from_its_ch
         done.progress.runs_inserted,
         app.sandbox_summary().await.activity_count
     );
-    assert!(done.progress.smashrun_requests >= 8, "{done:?}");
+    assert!(done.progress.smashrun_requests >= 13, "{done:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,34 +537,33 @@ async fn a_twenty_thousand_run_history_syncs_in_one_request_per_hundred_runs() {
     assert_eq!(job.progress.runs_inserted, expected.activity_count);
     let pages = expected.activity_count / 100 + 1;
     assert_eq!(u64::from(job.progress.pages), pages);
-    // The minimum: one SmashRun request per page (+ the run count), one store request per page
-    // (+ marking unseen runs deleted, + the cursor).
-    assert_eq!(job.progress.smashrun_requests, pages + 1);
-    assert_eq!(job.progress.store_requests, pages + 2);
+    // The minimum: one SmashRun request per page (+ the run count, + the listing), one store
+    // request per page (+ the source, the reconciliation, the counts, the cursor).
+    assert_eq!(job.progress.smashrun_requests, pages + 2);
+    assert_eq!(job.progress.store_requests, pages + 4);
     let stored = app.adapters.store.run_summary(app.user_id).await.unwrap();
     assert_eq!(stored.run_count, expected.run_count);
     assert_eq!(stored.longest_streak, expected.longest_streak);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_sync_marks_runs_deleted_upstream_and_only_a_full_sync_does() {
+async fn every_sync_marks_runs_deleted_upstream_from_smashrun_s_listing() {
     let app = spawn_app().await;
     app.sync_and_wait(&json!({})).await;
     let gone = app.stored_any_run().await;
     app.sandbox_admin(Method::DELETE, &format!("/admin/activities/{gone}"), None)
         .await;
 
+    // An incremental sync pages only what changed, but reconciles against every id listed.
     let incremental = app.sync_and_wait(&json!({})).await;
-    assert_eq!(incremental.progress.runs_deleted, 0);
-    assert!(app.stored_run(gone).await.unwrap()["deleted_at"].is_null());
-
-    let full = app.sync_and_wait(&json!({"full": true})).await;
-    assert_eq!(full.progress.runs_deleted, 1, "{full:?}");
+    assert_eq!(incremental.progress.runs_deleted, 1, "{incremental:?}");
     assert_eq!(
-        full.progress.runs_inserted + full.progress.runs_updated,
+        incremental.progress.runs_inserted + incremental.progress.runs_updated,
         0,
-        "{full:?}"
+        "{incremental:?}"
     );
+    let full = app.sync_and_wait(&json!({"full": true})).await;
+    assert_eq!(full.progress.runs_deleted, 0, "already marked: {full:?}");
     let row = app.stored_run(gone).await.unwrap();
     assert!(
         row["deleted_at"].is_string(),

@@ -14,7 +14,7 @@ use stk_core::clock::SystemClock;
 use stk_core::job::{Lease, QueueMessage};
 use stk_core::ports::JobRepository;
 use stk_core::service::JobService;
-use stk_core::sync::{EngineSettings, Outcome};
+use stk_core::sync::{Delivery, EngineSettings, Outcome};
 use stk_protocol::{JobStatus, SyncKind};
 use stk_worker::{JobHandler, Worker};
 
@@ -60,7 +60,10 @@ impl TestApp {
 async fn dispatch(app: &TestApp, worker: &Worker, chunks: Vec<QueueMessage>) -> Vec<QueueMessage> {
     for chunk in chunks {
         assert!(matches!(chunk, QueueMessage::Chunk(_)), "{chunk:?}");
-        assert_eq!(worker.handle(chunk, 1).await.unwrap(), Outcome::Dispatched);
+        assert_eq!(
+            worker.handle(chunk, &Delivery::default()).await.unwrap(),
+            Outcome::Dispatched
+        );
     }
     app.drain_queue().await
 }
@@ -101,7 +104,10 @@ async fn a_nightly_run_syncs_each_linked_user_once_per_night() {
     let tonight = mine(&app, &messages);
 
     assert_eq!(
-        worker.handle(tonight.clone(), 1).await.unwrap(),
+        worker
+            .handle(tonight.clone(), &Delivery::default())
+            .await
+            .unwrap(),
         Outcome::Succeeded
     );
     let jobs = app.jobs().list(app.user_id, 10).await.unwrap();
@@ -114,7 +120,10 @@ async fn a_nightly_run_syncs_each_linked_user_once_per_night() {
     );
 
     // The same night again (a second schedule or a redelivery) creates and syncs nothing.
-    assert_eq!(worker.handle(tonight, 1).await.unwrap(), Outcome::Skipped);
+    assert_eq!(
+        worker.handle(tonight, &Delivery::default()).await.unwrap(),
+        Outcome::Skipped
+    );
     assert_eq!(app.jobs().list(app.user_id, 10).await.unwrap().len(), 1);
 }
 
@@ -139,7 +148,10 @@ async fn a_user_whose_sync_is_running_is_skipped_and_a_queued_one_is_served() {
         .collect();
     let tonight = mine(&app, &dispatch(&app, &worker, chunks).await);
     assert_eq!(
-        worker.handle(tonight.clone(), 1).await.unwrap(),
+        worker
+            .handle(tonight.clone(), &Delivery::default())
+            .await
+            .unwrap(),
         Outcome::Succeeded
     );
     let jobs = app.jobs().list(app.user_id, 10).await.unwrap();
@@ -168,7 +180,7 @@ async fn a_user_whose_sync_is_running_is_skipped_and_a_queued_one_is_served() {
     another_night.night = "2099-01-01".parse().unwrap();
     assert_eq!(
         worker
-            .handle(QueueMessage::Scheduled(another_night), 1)
+            .handle(QueueMessage::Scheduled(another_night), &Delivery::default())
             .await
             .unwrap(),
         Outcome::Skipped

@@ -40,9 +40,15 @@ impl TestApp {
             .iter()
             .map(|a| Run::from_smashrun(a).unwrap())
             .collect();
+        let load = stk_core::JobId::random();
         self.adapters
             .store
-            .upsert_runs(self.user_id, &runs, None)
+            .upsert_runs(
+                self.user_id,
+                &runs,
+                load,
+                &stk_core::job::SourceCheckpoint::bulk_load(load, time::OffsetDateTime::now_utc()),
+            )
             .await
             .unwrap();
     }

@@ -14,7 +14,9 @@ pub mod names {
     pub const SUPABASE_SECRET: &str = "myrunstreak/supabase";
     pub const TOKEN_KEY_SECRET: &str = "myrunstreak/token-key";
     /// SQS `maxReceiveCount`: deliveries before a message moves to the dead-letter queue.
-    pub const MAX_RECEIVE_COUNT: u32 = 5;
+    /// Receives before SQS dead-letters a message. High: a job's message comes back for every
+    /// wait and hand-over, and the engine fails a job on its own count of faults and crashes.
+    pub const MAX_RECEIVE_COUNT: u32 = 50;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,10 @@ pub struct Settings {
     pub secret_ttl: Duration,
     /// The window the nightly syncs are spread over (at most 15 minutes, SQS's longest delay).
     pub nightly_spread: Duration,
+    /// The dead-letter queue the worker also consumes: its jobs are failed with a reason.
+    pub dead_letter_queue: String,
+    /// SmashRun requests one job may make per hour before it waits.
+    pub smashrun_hourly_budget: u32,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -98,8 +104,20 @@ impl Settings {
                 reason: "expected a whole number of seconds from 0 to 900 (SQS's longest delay)"
                     .into(),
             })?;
+        let budget = get("STK_SMASHRUN_HOURLY_BUDGET", Some("250"))?;
+        let smashrun_hourly_budget =
+            budget
+                .parse::<u32>()
+                .ok()
+                .filter(|&b| b >= 3)
+                .ok_or(ConfigError::Invalid {
+                    name: "STK_SMASHRUN_HOURLY_BUDGET",
+                    reason: "expected a whole number of requests, at least 3".into(),
+                })?;
         Ok(Self {
             jobs_table: get("STK_JOBS_TABLE", Some(names::JOBS_TABLE))?,
+            dead_letter_queue: get("STK_DEAD_LETTER_QUEUE", Some(names::DEAD_LETTER_QUEUE))?,
+            smashrun_hourly_budget,
             queue_url: get("STK_QUEUE_URL", None)?,
             secret_ids: SecretIds {
                 smashrun: get("STK_SMASHRUN_SECRET_ID", Some(names::SMASHRUN_SECRET))?,

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{
 use stk_core::job::{Checkpoint, Job, Lease, SyncSpec};
 use stk_core::ports::{Claim, Created, JobRepository};
 use stk_core::{JobId, JobStoreError, UserId};
-use stk_protocol::{JobError, JobProgress, JobStatus, SyncKind};
+use stk_protocol::{JobError, JobProgress, JobStatus, SyncKind, WaitReason};
 use time::OffsetDateTime;
 use tracing::{Instrument, info_span};
 
@@ -28,9 +28,6 @@ pub use crate::config::names::JOBS_BY_USER_INDEX;
 const FINISHED_RETENTION: time::Duration = time::Duration::days(7);
 /// How long an unfinished job (and its slot) can live at all: a week of retries at most.
 const UNFINISHED_RETENTION: time::Duration = time::Duration::days(7);
-/// An unfinished job older than this no longer blocks a new one: five deliveries with the
-/// production visibility timeout are long over, so its worker died on the last one.
-const ABANDONED_AFTER: time::Duration = time::Duration::days(1);
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -89,22 +86,25 @@ pub(crate) fn get_n(item: &Item, key: &str) -> Option<i64> {
 fn progress_values(job: &Job) -> Result<Vec<(&'static str, AttributeValue)>, JobStoreError> {
     let progress =
         serde_json::to_string(&job.progress).map_err(|e| JobStoreError::Corrupt(e.to_string()))?;
+    let checkpoint = serde_json::to_string(&job.checkpoint)
+        .map_err(|e| JobStoreError::Corrupt(e.to_string()))?;
     let mut values = vec![
         ("progress", s(progress)),
+        ("checkpoint", s(checkpoint)),
         ("next_page", n(job.checkpoint.next_page)),
         ("attempts", n(job.attempts)),
+        ("failures", n(job.failures)),
+        ("updated_ms", n(ms(job.updated_at))),
     ];
     if let Some(t) = job.started_at {
         values.push(("started_ms", n(ms(t))));
     }
-    if let Some(t) = job.checkpoint.from_utc {
-        values.push(("from_utc_ms", n(ms(t))));
-    }
-    if let Some(t) = job.checkpoint.cursor_candidate {
-        values.push(("cursor_ms", n(ms(t))));
-    }
     if let Some(lease) = &job.lease {
         values.push(("lease_until", n(ms(lease.until))));
+    }
+    if let Some((until, reason)) = job.waiting {
+        values.push(("wait_until_ms", n(ms(until))));
+        values.push(("wait_reason", s(reason.as_str())));
     }
     Ok(values)
 }
@@ -145,6 +145,7 @@ fn from_item(item: &Item) -> Result<Job, JobStoreError> {
     };
     let time_opt = |key: &str| get_n(item, key).map(from_ms).transpose();
     let kind = SyncKind::from_name(text("kind")?).ok_or_else(|| corrupt("kind"))?;
+    let created_at = from_ms(get_n(item, "created_ms").ok_or_else(|| corrupt("created_ms"))?)?;
     let status = JobStatus::from_name(text("status")?).ok_or_else(|| corrupt("status"))?;
     let progress: JobProgress = match get_s(item, "progress") {
         Some(p) => serde_json::from_str(p).map_err(|_| corrupt("progress"))?,
@@ -173,21 +174,41 @@ fn from_item(item: &Item) -> Result<Job, JobStoreError> {
             until: date("until")?,
         },
         status,
-        created_at: from_ms(get_n(item, "created_ms").ok_or_else(|| corrupt("created_ms"))?)?,
+        created_at,
         started_at: time_opt("started_ms")?,
         finished_at: time_opt("finished_ms")?,
         attempts: get_n(item, "attempts")
             .unwrap_or(0)
             .try_into()
             .unwrap_or(u32::MAX),
+        failures: get_n(item, "failures")
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX),
+        updated_at: match time_opt("updated_ms")? {
+            Some(t) => t,
+            None => created_at,
+        },
         lease,
-        checkpoint: Checkpoint {
-            next_page: get_n(item, "next_page")
-                .unwrap_or(0)
-                .try_into()
-                .unwrap_or(u32::MAX),
-            from_utc: time_opt("from_utc_ms")?,
-            cursor_candidate: time_opt("cursor_ms")?,
+        waiting: match (time_opt("wait_until_ms")?, get_s(item, "wait_reason")) {
+            (Some(until), Some(reason)) if status == JobStatus::Waiting => Some((
+                until,
+                WaitReason::from_name(reason).ok_or_else(|| corrupt("wait_reason"))?,
+            )),
+            _ => None,
+        },
+        checkpoint: match get_s(item, "checkpoint") {
+            Some(c) => serde_json::from_str(c).map_err(|_| corrupt("checkpoint"))?,
+            // Written before checkpoints were kept whole.
+            None => Checkpoint {
+                next_page: get_n(item, "next_page")
+                    .unwrap_or(0)
+                    .try_into()
+                    .unwrap_or(u32::MAX),
+                from_utc: time_opt("from_utc_ms")?,
+                cursor_candidate: time_opt("cursor_ms")?,
+                ..Checkpoint::default()
+            },
         },
         progress,
         error,
@@ -323,8 +344,7 @@ impl JobRepository for DynamoJobs {
                 match self.pointed_job(&active_key(job.user_id)).await? {
                     Some((_, existing))
                         if !existing.status.is_finished()
-                            && existing.created_at
-                                > OffsetDateTime::now_utc() - ABANDONED_AFTER =>
+                            && !existing.abandoned(job.created_at) =>
                     {
                         return Ok(Created::Active(existing));
                     }
@@ -383,16 +403,22 @@ impl JobRepository for DynamoJobs {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(id.to_string()))
+            // The right-hand sides read the item before the update: `prev_status` is what the
+            // job was when claimed (running under a lapsed lease: its worker stopped).
             .update_expression(
-                "SET #status = :running, attempts = if_not_exists(attempts, :zero) + :one, \
-                 lease_owner = :owner, lease_until = :until",
+                "SET prev_status = #status, #status = :running, \
+                 attempts = if_not_exists(attempts, :zero) + :one, \
+                 lease_owner = :owner, lease_until = :until, updated_ms = :now \
+                 REMOVE wait_until_ms, wait_reason",
             )
             .condition_expression(
-                "attribute_exists(user_id) AND (#status = :queued OR (#status = :running AND \
+                "attribute_exists(user_id) AND (#status = :queued OR \
+                 ((#status = :running OR #status = :waiting) AND \
                  (attribute_not_exists(lease_until) OR lease_until <= :now)))",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
+            .expression_attribute_values(":waiting", s(JobStatus::Waiting.as_str()))
             .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
@@ -409,7 +435,8 @@ impl JobRepository for DynamoJobs {
                 let item = output
                     .attributes
                     .ok_or_else(|| JobStoreError::Corrupt("claim returned no record".into()))?;
-                from_item(&item).map(Claim::Claimed)
+                let after_crash = get_s(&item, "prev_status") == Some(JobStatus::Running.as_str());
+                from_item(&item).map(|job| Claim::Claimed { job, after_crash })
             }
             Err(e) => {
                 let e = e.into_service_error();
@@ -434,7 +461,9 @@ impl JobRepository for DynamoJobs {
                         Ok(if job.status.is_finished() {
                             Claim::Finished(job)
                         } else {
-                            Claim::Busy
+                            Claim::Busy {
+                                until: job.claimable_at(),
+                            }
                         })
                     }
                 }
@@ -454,17 +483,27 @@ impl JobRepository for DynamoJobs {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(job.id.to_string()))
-            .condition_expression("#status = :running AND lease_owner = :owner")
+            .condition_expression(
+                "(#status = :running OR #status = :waiting) AND lease_owner = :owner",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
-            .expression_attribute_values(":owner", s(owner));
-        let mut sets = Vec::new();
+            .expression_attribute_values(":waiting", s(JobStatus::Waiting.as_str()))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":new_status", s(job.status.as_str()));
+        let mut sets = vec!["#status = :new_status".to_owned()];
+        // A job that runs again keeps no stale wait.
+        let removes = if job.waiting.is_none() {
+            " REMOVE wait_until_ms, wait_reason"
+        } else {
+            ""
+        };
         for (i, (name, value)) in values.into_iter().enumerate() {
             sets.push(format!("{name} = :v{i}"));
             update = update.expression_attribute_values(format!(":v{i}"), value);
         }
         let result = update
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(format!("SET {}{removes}", sets.join(", ")))
             .send()
             .instrument(info_span!("save_progress", job_id = %job.id))
             .await;
@@ -483,10 +522,10 @@ impl JobRepository for DynamoJobs {
 
     async fn finish(&self, job: &Job) -> Result<(), JobStoreError> {
         let finished_at = job.finished_at.unwrap_or_else(OffsetDateTime::now_utc);
-        // The lease is removed below; it must not also be set.
+        // The lease and any wait are removed below; they must not also be set.
         let mut values: Vec<_> = progress_values(job)?
             .into_iter()
-            .filter(|(name, _)| *name != "lease_until")
+            .filter(|(name, _)| !["lease_until", "wait_until_ms", "wait_reason"].contains(name))
             .collect();
         values.push(("#status", s(JobStatus::as_str(job.status))));
         values.push(("finished_ms", n(ms(finished_at))));
@@ -501,13 +540,14 @@ impl JobRepository for DynamoJobs {
             .key("pk", s(job.id.to_string()))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
-            .expression_attribute_values(":running", s(JobStatus::Running.as_str()));
+            .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
+            .expression_attribute_values(":waiting", s(JobStatus::Waiting.as_str()));
         let mut sets = Vec::new();
         for (i, (name, value)) in values.into_iter().enumerate() {
             sets.push(format!("{name} = :v{i}"));
             update = update.expression_attribute_values(format!(":v{i}"), value);
         }
-        let mut removes = vec!["lease_owner", "lease_until"];
+        let mut removes = vec!["lease_owner", "lease_until", "wait_until_ms", "wait_reason"];
         match &job.error {
             Some(error) => {
                 sets.push("error_code = :code, error_message = :message".into());
@@ -521,10 +561,12 @@ impl JobRepository for DynamoJobs {
         let condition = match &job.lease {
             Some(lease) => {
                 update = update.expression_attribute_values(":owner", s(lease.owner.clone()));
-                "(#status = :running OR #status = :queued) AND lease_owner = :owner"
+                "(#status = :running OR #status = :waiting OR #status = :queued) \
+                 AND lease_owner = :owner"
             }
             None => {
-                "(#status = :running OR #status = :queued) AND attribute_not_exists(lease_owner)"
+                "(#status = :running OR #status = :waiting OR #status = :queued) \
+                 AND attribute_not_exists(lease_owner)"
             }
         };
         let result = update
@@ -585,6 +627,10 @@ mod tests {
             datetime!(2026-01-01 10:00:00.123 UTC),
         );
         job.attempts = 2;
+        job.failures = 1;
+        job.status = JobStatus::Waiting;
+        job.waiting = Some((datetime!(2026-01-01 11:00 UTC), WaitReason::RateLimit));
+        job.checkpoint.budget_used = 12;
         job.checkpoint.next_page = 7;
         job.checkpoint.from_utc = Some(datetime!(2025-12-31 10:00 UTC));
         job.progress.runs_inserted = 700;

@@ -147,12 +147,27 @@ fn status_error(status: StatusCode, response: &reqwest::Response) -> SmashrunErr
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
+                .and_then(|v| retry_after(v, OffsetDateTime::now_utc())),
         },
         s if s.is_server_error() => SmashrunError::Server { status: s.as_u16() },
         s => SmashrunError::Rejected { status: s.as_u16() },
     }
+}
+
+/// `Retry-After` in either of its forms: delay seconds, or an HTTP date (a date in the past
+/// means now). Anything else is ignored, as if there were no header.
+fn retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, format)
+        .ok()?
+        .assume_utc();
+    Some(Duration::from_secs((at - now).whole_seconds().max(0) as u64))
 }
 
 async fn parse_body(response: reqwest::Response) -> Result<Value, SmashrunError> {
@@ -185,6 +200,46 @@ impl SmashrunApi for SmashrunClient {
             _ => Err(SmashrunError::Malformed(
                 "activity search did not return a list".into(),
             )),
+        }
+    }
+
+    async fn list_ids(&self, access_token: &SecretString) -> Result<Vec<i64>, SmashrunError> {
+        // No `page` and `count`: SmashRun answers with every id at once.
+        match self
+            .get_json(access_token, "/my/activities/search/ids", &[])
+            .await?
+        {
+            Value::Array(items) => items
+                .iter()
+                .map(|id| id.as_i64().filter(|id| *id > 0))
+                .collect::<Option<Vec<i64>>>()
+                // A listing with one unreadable id is not a listing to delete by.
+                .ok_or_else(|| {
+                    SmashrunError::Malformed(
+                        "the id listing holds a value that is not an id".into(),
+                    )
+                }),
+            _ => Err(SmashrunError::Malformed(
+                "the id listing is not a list".into(),
+            )),
+        }
+    }
+
+    async fn activity(
+        &self,
+        access_token: &SecretString,
+        id: i64,
+    ) -> Result<Option<Value>, SmashrunError> {
+        match self
+            .get_json(access_token, &format!("/my/activities/{id}"), &[])
+            .await
+        {
+            Ok(value @ Value::Object(_)) => Ok(Some(value)),
+            Ok(_) => Err(SmashrunError::Malformed(
+                "an activity is not an object".into(),
+            )),
+            Err(SmashrunError::Rejected { status: 404 }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -248,5 +303,28 @@ impl SmashrunApi for SmashrunClient {
             user_name: text("userName"),
             display_name,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = datetime!(2026-12-01 10:00:00 UTC);
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Tue, 01 Dec 2026 10:30:00 GMT", now),
+            Some(Duration::from_secs(1_800))
+        );
+        assert_eq!(
+            retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
     }
 }

@@ -66,4 +66,22 @@ impl JobQueue for SqsQueue {
             .filter_map(|f| f.id().parse::<usize>().ok())
             .collect())
     }
+
+    async fn set_visibility(
+        &self,
+        receipt: &str,
+        hidden: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        let seconds = hidden.min(stk_core::sync::MAX_HIDDEN).as_secs();
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(i32::try_from(seconds).unwrap_or(i32::MAX))
+            .send()
+            .instrument(info_span!("set_visibility", seconds))
+            .await
+            .map_err(|e| QueueError::Unavailable(Box::new(e.into_service_error())))?;
+        Ok(())
+    }
 }

@@ -14,10 +14,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use stk_core::activity::Run;
 use stk_core::auth::ApiKeyHash;
-use stk_core::job::rfc3339;
+use stk_core::job::{SourceCheckpoint, rfc3339};
 use stk_core::ports::{
-    ApiKeyStore, RunQuery, RunStore, RunnerViews, SmashrunSource, SmashrunUser, SourceStore,
-    UpsertCounts, UserDirectory,
+    ApiKeyStore, DeletionGuard, Reconciled, RunQuery, RunStore, RunnerViews, SmashrunSource,
+    SmashrunUser, SourceStore, UpsertCounts, UserDirectory,
 };
 use stk_core::settings::SettingsChange;
 use stk_core::tokens::TokenSet;
@@ -234,6 +234,8 @@ struct SourceRow {
     tokens_version: i64,
     #[serde(with = "time::serde::rfc3339::option", default)]
     sync_cursor: Option<OffsetDateTime>,
+    #[serde(default)]
+    sync_checkpoint: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -247,7 +249,8 @@ impl RunStore for Supabase {
         &self,
         user: UserId,
         runs: &[Run],
-        full_sync: Option<JobId>,
+        job: JobId,
+        checkpoint: &SourceCheckpoint,
     ) -> Result<UpsertCounts, StoreError> {
         #[derive(Deserialize)]
         struct Counts {
@@ -258,8 +261,16 @@ impl RunStore for Supabase {
         // Built without `json!`, which panics when a value cannot be serialised.
         let runs = serde_json::to_value(runs)
             .map_err(|e| StoreError::Malformed(format!("a run could not be serialised: {e}")))?;
-        let body =
-            json!({ "p_user_id": user, "p_source": SOURCE, "p_runs": runs, "p_job_id": full_sync });
+        let checkpoint = serde_json::to_value(checkpoint).map_err(|e| {
+            StoreError::Malformed(format!("the checkpoint could not be serialised: {e}"))
+        })?;
+        let body = json!({
+            "p_user_id": user,
+            "p_source": SOURCE,
+            "p_runs": runs,
+            "p_job_id": job,
+            "p_checkpoint": checkpoint,
+        });
         let rows: Vec<Counts> = self
             .call(Method::POST, "rpc/upsert_runs", &[], Some(&body), None)
             .instrument(info_span!(
@@ -277,16 +288,60 @@ impl RunStore for Supabase {
         })
     }
 
-    async fn mark_unseen_deleted(&self, user: UserId, full_sync: JobId) -> Result<u64, StoreError> {
-        self.call(
-            Method::POST,
-            "rpc/mark_unseen_runs_deleted",
-            &[],
-            Some(&json!({ "p_user_id": user, "p_source": SOURCE, "p_job_id": full_sync })),
-            None,
-        )
-        .instrument(info_span!("store_mark_unseen_deleted"))
-        .await
+    async fn reconcile(
+        &self,
+        user: UserId,
+        listed: &[i64],
+        guard: Option<DeletionGuard>,
+        max_absent: u32,
+        _job: JobId,
+    ) -> Result<Reconciled, StoreError> {
+        #[derive(Deserialize)]
+        struct Found {
+            stored: u64,
+            unlisted: u64,
+            marked: u64,
+            absent: Vec<i64>,
+        }
+        let found: Found = self
+            .rpc(
+                "reconcile_listing",
+                json!({
+                    "p_user_id": user,
+                    "p_source": SOURCE,
+                    "p_listed": listed,
+                    "p_max_runs": guard.map(|g| g.max_runs),
+                    "p_max_percent": guard.map(|g| g.max_percent),
+                    "p_max_absent": max_absent,
+                }),
+            )
+            .instrument(info_span!("store_reconcile_listing", listed = listed.len()))
+            .await?;
+        Ok(Reconciled {
+            unlisted: found.unlisted,
+            marked: found.marked,
+            stored: found.stored,
+            absent: found.absent,
+        })
+    }
+
+    async fn job_counts(&self, user: UserId, job: JobId) -> Result<(u64, u64), StoreError> {
+        #[derive(Deserialize)]
+        struct Counts {
+            inserted: u64,
+            updated: u64,
+        }
+        let rows: Vec<Counts> = self
+            .rpc(
+                "job_run_counts",
+                json!({ "p_user_id": user, "p_source": SOURCE, "p_job_id": job }),
+            )
+            .instrument(info_span!("store_job_counts"))
+            .await?;
+        let counts = rows
+            .first()
+            .ok_or_else(|| StoreError::Malformed("job_run_counts returned no row".into()))?;
+        Ok((counts.inserted, counts.updated))
     }
 }
 
@@ -303,7 +358,8 @@ impl SourceStore for Supabase {
                     ("active", "is.true".into()),
                     (
                         "select",
-                        "source_user_id,tokens_ciphertext,tokens_version,sync_cursor".into(),
+                        "source_user_id,tokens_ciphertext,tokens_version,sync_cursor,sync_checkpoint"
+                            .into(),
                     ),
                     ("order", "updated_at.desc".into()),
                     ("limit", "1".into()),
@@ -325,6 +381,10 @@ impl SourceStore for Supabase {
             tokens,
             tokens_version: row.tokens_version,
             sync_cursor: row.sync_cursor,
+            // A checkpoint this version cannot read is only a lost head start.
+            checkpoint: row
+                .sync_checkpoint
+                .and_then(|c| serde_json::from_value(c).ok()),
         }))
     }
 
@@ -381,7 +441,7 @@ impl SourceStore for Supabase {
         cursor: Option<OffsetDateTime>,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut patch = json!({ "last_sync_at": rfc3339(at) });
+        let mut patch = json!({ "last_sync_at": rfc3339(at), "sync_checkpoint": null });
         if let Some(cursor) = cursor {
             patch["sync_cursor"] = json!(rfc3339(cursor));
         }

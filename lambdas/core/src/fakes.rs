@@ -49,7 +49,9 @@ impl JobRepository for MemJobs {
             return Ok(Created::Repeated(jobs[id].clone()));
         }
         let mut active = self.active.lock().unwrap();
-        if let Some(id) = active.get(&job.user_id) {
+        if let Some(id) = active.get(&job.user_id)
+            && !jobs[id].abandoned(job.created_at)
+        {
             return Ok(Created::Active(jobs[id].clone()));
         }
         active.insert(job.user_id, job.id);
@@ -95,12 +97,20 @@ impl JobRepository for MemJobs {
             return Ok(Claim::Finished(job.clone()));
         }
         if !job.claimable(now) {
-            return Ok(Claim::Busy);
+            return Ok(Claim::Busy {
+                until: job.claimable_at(),
+            });
         }
+        let after_crash = job.status == JobStatus::Running;
         job.status = JobStatus::Running;
         job.attempts += 1;
         job.lease = Some(lease);
-        Ok(Claim::Claimed(job.clone()))
+        job.waiting = None;
+        job.updated_at = now;
+        Ok(Claim::Claimed {
+            job: job.clone(),
+            after_crash,
+        })
     }
 
     async fn save_progress(&self, job: &Job) -> Result<(), JobStoreError> {
@@ -114,16 +124,34 @@ impl JobRepository for MemJobs {
         let mut jobs = self.jobs.lock().unwrap();
         let stored = jobs.get_mut(&job.id).ok_or(JobStoreError::Conflict)?;
         if stored.status.is_finished()
+            || stored.status == JobStatus::Queued
+            || job.lease.is_none()
             || stored.lease.as_ref().map(|l| &l.owner) != job.lease.as_ref().map(|l| &l.owner)
         {
             return Err(JobStoreError::Conflict);
         }
-        *stored = job.clone();
+        *stored = Job {
+            created_at: stored.created_at,
+            ..job.clone()
+        };
         Ok(())
     }
 
     async fn finish(&self, job: &Job) -> Result<(), JobStoreError> {
-        self.jobs.lock().unwrap().insert(job.id, job.clone());
+        {
+            let mut jobs = self.jobs.lock().unwrap();
+            let stored = jobs.get_mut(&job.id).ok_or(JobStoreError::Conflict)?;
+            if stored.status.is_finished()
+                || stored.lease.as_ref().map(|l| &l.owner) != job.lease.as_ref().map(|l| &l.owner)
+            {
+                return Err(JobStoreError::Conflict);
+            }
+            *stored = Job {
+                lease: None,
+                waiting: None,
+                ..job.clone()
+            };
+        }
         let mut active = self.active.lock().unwrap();
         if active.get(&job.user_id) == Some(&job.id) {
             active.remove(&job.user_id);
@@ -138,6 +166,8 @@ pub struct MemQueue {
     pub batches: Mutex<Vec<usize>>,
     pub scheduled: Mutex<Vec<QueueMessage>>,
     pub delays: Mutex<Vec<std::time::Duration>>,
+    /// Every visibility change asked for: receipt and how long the message is hidden.
+    pub visibility: Mutex<Vec<(String, std::time::Duration)>>,
     pub fail: Mutex<bool>,
 }
 
@@ -170,6 +200,21 @@ impl JobQueue for MemQueue {
             .extend(messages.iter().map(|m| m.delay));
         Ok(Vec::new())
     }
+
+    async fn set_visibility(
+        &self,
+        receipt: &str,
+        hidden: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        if *self.fail.lock().unwrap() {
+            return Err(QueueError::Unavailable("injected".into()));
+        }
+        self.visibility
+            .lock()
+            .unwrap()
+            .push((receipt.to_owned(), hidden));
+        Ok(())
+    }
 }
 
 /// A SmashRun account: activities newest first, plus scripted failures.
@@ -181,6 +226,16 @@ pub struct MemSmashrun {
     /// Errors returned by the next search calls, in order.
     pub search_failures: Mutex<VecDeque<SmashrunError>>,
     pub searches: Mutex<Vec<(u32, Option<OffsetDateTime>)>>,
+    /// Errors returned by the next listing calls, in order.
+    pub list_failures: Mutex<VecDeque<SmashrunError>>,
+    /// Ids the next listings leave out (a listing SmashRun got wrong), one set per call.
+    pub list_omits: Mutex<VecDeque<Vec<i64>>>,
+    pub listings: Mutex<u32>,
+    pub fetched_by_id: Mutex<Vec<i64>>,
+    /// Runs paging leaves out (shifted away by a deletion upstream), though listed.
+    pub hidden_from_paging: Mutex<Vec<i64>>,
+    /// Searches of this page and later never answer: the worker is killed while it waits.
+    pub hang_from_page: Mutex<Option<u32>>,
     pub refreshes: Mutex<u32>,
     pub issued: Mutex<u32>,
     /// Another worker refreshing the same user at once: on the next refresh, it stores a newer
@@ -215,17 +270,69 @@ impl SmashrunApi for MemSmashrun {
         since: Option<OffsetDateTime>,
     ) -> Result<Vec<Value>, SmashrunError> {
         self.searches.lock().unwrap().push((page, since));
+        let hang = self
+            .hang_from_page
+            .lock()
+            .unwrap()
+            .is_some_and(|from| page >= from);
+        if hang {
+            std::future::pending::<()>().await;
+        }
         if let Some(e) = self.search_failures.lock().unwrap().pop_front() {
             return Err(e);
         }
         self.check(token)?;
         let all = self.activities.lock().unwrap();
+        let hidden = self.hidden_from_paging.lock().unwrap();
         Ok(all
             .iter()
+            .filter(|a| {
+                !a["activityId"]
+                    .as_i64()
+                    .is_some_and(|id| hidden.contains(&id))
+            })
             .skip((page * count) as usize)
             .take(count as usize)
             .cloned()
             .collect())
+    }
+
+    async fn list_ids(&self, token: &SecretString) -> Result<Vec<i64>, SmashrunError> {
+        *self.listings.lock().unwrap() += 1;
+        if let Some(e) = self.list_failures.lock().unwrap().pop_front() {
+            return Err(e);
+        }
+        self.check(token)?;
+        let omit = self
+            .list_omits
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_default();
+        Ok(self
+            .activities
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["activityId"].as_i64())
+            .filter(|id| !omit.contains(id))
+            .collect())
+    }
+
+    async fn activity(
+        &self,
+        token: &SecretString,
+        id: i64,
+    ) -> Result<Option<Value>, SmashrunError> {
+        self.check(token)?;
+        self.fetched_by_id.lock().unwrap().push(id);
+        Ok(self
+            .activities
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| a["activityId"].as_i64() == Some(id))
+            .cloned())
     }
 
     async fn run_count(&self, token: &SecretString) -> Result<Option<u64>, SmashrunError> {
@@ -285,19 +392,42 @@ impl SmashrunApi for MemSmashrun {
     }
 }
 
-/// Raw JSON and the full sync that last saw a run.
-pub type StoredRun = (Value, Option<JobId>);
+/// A stored run: its raw JSON, the jobs that inserted and last changed it, and whether it is
+/// marked deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    pub raw: Value,
+    pub inserted_by: JobId,
+    pub changed_by: JobId,
+    pub deleted: bool,
+}
 
 #[derive(Debug, Default)]
 pub struct MemStore {
     pub runs: Mutex<HashMap<(UserId, i64), StoredRun>>,
-    pub deleted: Mutex<Vec<(UserId, i64)>>,
     pub sources: Mutex<HashMap<UserId, SmashrunSource>>,
     pub needs_relink: Mutex<Vec<UserId>>,
     pub upserts: Mutex<u32>,
+    /// Rows written (inserted or changed): an upsert that changes nothing writes nothing.
+    pub writes: Mutex<u64>,
     pub fail_upserts: Mutex<u32>,
     /// Fail every upsert from this (1-based) call on.
     pub fail_from_call: Mutex<Option<u32>>,
+}
+
+impl MemStore {
+    pub fn deleted(&self, user: UserId) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .runs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, r)| k.0 == user && r.deleted)
+            .map(|(k, _)| k.1)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
 }
 
 #[async_trait]
@@ -306,7 +436,8 @@ impl RunStore for MemStore {
         &self,
         user: UserId,
         runs: &[Run],
-        full_sync: Option<JobId>,
+        job: JobId,
+        checkpoint: &crate::job::SourceCheckpoint,
     ) -> Result<UpsertCounts, StoreError> {
         let call = {
             let mut upserts = self.upserts.lock().unwrap();
@@ -330,34 +461,102 @@ impl RunStore for MemStore {
         }
         let mut stored = self.runs.lock().unwrap();
         let mut counts = UpsertCounts::default();
-        let mut deleted = self.deleted.lock().unwrap();
+        let mut writes = self.writes.lock().unwrap();
         for run in runs {
             let key = (user, run.source_activity_id);
-            let was_deleted = deleted.contains(&key);
-            deleted.retain(|k| *k != key);
-            let previous = stored.get(&key).cloned();
-            let seen = full_sync.or(previous.as_ref().and_then(|p| p.1));
-            stored.insert(key, (run.raw.clone(), seen));
-            match previous {
-                None => counts.inserted += 1,
-                Some((old, _)) if old == run.raw && !was_deleted => counts.unchanged += 1,
-                Some(_) => counts.updated += 1,
+            match stored.get_mut(&key) {
+                None => {
+                    stored.insert(
+                        key,
+                        StoredRun {
+                            raw: run.raw.clone(),
+                            inserted_by: job,
+                            changed_by: job,
+                            deleted: false,
+                        },
+                    );
+                    *writes += 1;
+                    counts.inserted += 1;
+                }
+                Some(row) => {
+                    if row.raw != run.raw || row.deleted {
+                        row.raw = run.raw.clone();
+                        row.deleted = false;
+                        row.changed_by = job;
+                        *writes += 1;
+                    }
+                    if row.inserted_by == job {
+                        counts.inserted += 1;
+                    } else if row.changed_by == job {
+                        counts.updated += 1;
+                    } else {
+                        counts.unchanged += 1;
+                    }
+                }
             }
+        }
+        if let Some(source) = self.sources.lock().unwrap().get_mut(&user) {
+            source.checkpoint = Some(checkpoint.clone());
         }
         Ok(counts)
     }
 
-    async fn mark_unseen_deleted(&self, user: UserId, full_sync: JobId) -> Result<u64, StoreError> {
+    async fn reconcile(
+        &self,
+        user: UserId,
+        listed: &[i64],
+        guard: Option<DeletionGuard>,
+        max_absent: u32,
+        _job: JobId,
+    ) -> Result<Reconciled, StoreError> {
+        let listed: std::collections::HashSet<i64> = listed.iter().copied().collect();
+        let mut stored = self.runs.lock().unwrap();
+        let live: Vec<i64> = stored
+            .iter()
+            .filter(|(k, r)| k.0 == user && !r.deleted)
+            .map(|(k, _)| k.1)
+            .collect();
+        let unlisted: Vec<i64> = live
+            .iter()
+            .copied()
+            .filter(|id| !listed.contains(id))
+            .collect();
+        let mut found = Reconciled {
+            unlisted: unlisted.len() as u64,
+            stored: live.len() as u64,
+            ..Reconciled::default()
+        };
+        if guard.is_none_or(|g| g.allows(found.unlisted, found.stored)) {
+            for id in &unlisted {
+                if let Some(row) = stored.get_mut(&(user, *id)) {
+                    row.deleted = true;
+                }
+            }
+            found.marked = found.unlisted;
+        }
+        let mut absent: Vec<i64> = listed
+            .iter()
+            .copied()
+            .filter(|id| !stored.contains_key(&(user, *id)))
+            .collect();
+        absent.sort_unstable();
+        absent.truncate(max_absent as usize);
+        found.absent = absent;
+        Ok(found)
+    }
+
+    async fn job_counts(&self, user: UserId, job: JobId) -> Result<(u64, u64), StoreError> {
         let stored = self.runs.lock().unwrap();
-        let mut deleted = self.deleted.lock().unwrap();
-        let mut count = 0;
-        for (key, (_, seen)) in stored.iter() {
-            if key.0 == user && *seen != Some(full_sync) && !deleted.contains(key) {
-                deleted.push(*key);
-                count += 1;
+        let mine = stored.iter().filter(|(k, _)| k.0 == user);
+        let (mut inserted, mut updated) = (0, 0);
+        for (_, row) in mine {
+            if row.inserted_by == job {
+                inserted += 1;
+            } else if row.changed_by == job {
+                updated += 1;
             }
         }
-        Ok(count)
+        Ok((inserted, updated))
     }
 }
 
@@ -397,13 +596,26 @@ impl SourceStore for MemStore {
         cursor: Option<OffsetDateTime>,
         _: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        if let (Some(s), Some(c)) = (self.sources.lock().unwrap().get_mut(&user), cursor) {
-            s.sync_cursor = Some(c);
+        if let Some(s) = self.sources.lock().unwrap().get_mut(&user) {
+            s.checkpoint = None;
+            if let Some(c) = cursor {
+                s.sync_cursor = Some(c);
+            }
         }
         Ok(())
     }
 
     async fn link_smashrun(&self, _: &SmashrunUser, _: &TokenSet) -> Result<UserId, StoreError> {
         Err(StoreError::Malformed("not in this fake".into()))
+    }
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::MemJobs;
+
+    #[tokio::test]
+    async fn the_in_memory_job_repository_keeps_the_contract() {
+        crate::contract::job_repository(&MemJobs::default(), time::OffsetDateTime::now_utc()).await;
     }
 }

@@ -1,7 +1,10 @@
 //! The sync job: what was asked for, where it stands, and the rules for moving it on.
 
 use serde::{Deserialize, Serialize};
-use stk_protocol::{IsoDate, JobError, JobProgress, JobStatus, SyncJob, SyncKind, SyncRequestBody};
+use stk_protocol::{
+    IsoDate, JobError, JobProgress, JobStatus, SyncJob, SyncKind, SyncRequestBody, WaitReason,
+    Waiting,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -143,14 +146,79 @@ pub struct Lease {
 }
 
 /// Where a job resumes after a crash or a redelivery.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Next SmashRun page to fetch.
     pub next_page: u32,
     /// The `fromDateUTC` this job asks with, fixed at its first start so pages stay stable.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub from_utc: Option<OffsetDateTime>,
     /// The cursor to store when the job succeeds: the instant it first started.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub cursor_candidate: Option<OffsetDateTime>,
+    /// SmashRun requests spent in the current budget hour, which began at `budget_since`.
+    #[serde(default)]
+    pub budget_used: u32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub budget_since: Option<OffsetDateTime>,
+    /// Every page has landed: what is left is reconciling against the listing.
+    #[serde(default)]
+    pub paging_done: bool,
+    /// Runs read from pages (valid and in range), for the count of unchanged ones.
+    #[serde(default)]
+    pub runs_read: u64,
+}
+
+/// A checkpoint kept on the SmashRun source, written in the same transaction as each page's
+/// runs: it outlives its job, so a sync that failed or was abandoned is continued by the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCheckpoint {
+    pub job_id: JobId,
+    pub kind: SyncKind,
+    #[serde(with = "time::serde::rfc3339")]
+    pub saved_at: OffsetDateTime,
+    pub checkpoint: Checkpoint,
+    pub progress: JobProgress,
+}
+
+/// A source checkpoint older than this is not continued: a fresh start costs little next to
+/// the doubt about what changed upstream in between.
+pub const SOURCE_CHECKPOINT_TTL: time::Duration = time::Duration::days(7);
+
+impl SourceCheckpoint {
+    /// The checkpoint of runs loaded outside any sync: a range's, which no sync continues.
+    pub fn bulk_load(job_id: JobId, now: OffsetDateTime) -> Self {
+        Self {
+            job_id,
+            kind: SyncKind::Range,
+            saved_at: now,
+            checkpoint: Checkpoint::default(),
+            progress: JobProgress::default(),
+        }
+    }
+
+    /// Whether a new job of `kind` (with `cursor` stored on the source) may carry on from here:
+    /// it asks SmashRun the same question the checkpoint's job asked.
+    pub fn continues(
+        &self,
+        kind: SyncKind,
+        cursor: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> bool {
+        let fresh = now - self.saved_at < SOURCE_CHECKPOINT_TTL;
+        let same_question = match (self.kind, kind) {
+            (SyncKind::Full, SyncKind::Full) => true,
+            // An incremental sync with no cursor yet pages the whole history, as a full one does.
+            (SyncKind::Full | SyncKind::Incremental, SyncKind::Incremental) => {
+                cursor.is_none() && self.checkpoint.from_utc.is_none()
+                    || self.kind == SyncKind::Incremental
+                        && self.checkpoint.from_utc.is_some()
+                        && cursor.is_some()
+            }
+            _ => false,
+        };
+        fresh && same_question && self.checkpoint.cursor_candidate.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,12 +230,28 @@ pub struct Job {
     pub created_at: OffsetDateTime,
     pub started_at: Option<OffsetDateTime>,
     pub finished_at: Option<OffsetDateTime>,
+    /// Last time a worker wrote the job down: a job that goes quiet for long is stalled.
+    pub updated_at: OffsetDateTime,
     pub attempts: u32,
+    /// Deliveries that ended in a fault or a crash (not those that waited or handed over):
+    /// the job fails when they reach the engine's `max_failures`.
+    pub failures: u32,
     pub lease: Option<Lease>,
+    /// While `waiting`: until when, and why. The lease lasts as long, so no worker claims the
+    /// job earlier.
+    pub waiting: Option<(OffsetDateTime, WaitReason)>,
     pub checkpoint: Checkpoint,
     pub progress: JobProgress,
     pub error: Option<JobError>,
 }
+
+/// How long an unfinished job may go without a word from a worker before it counts as stalled:
+/// the next `POST /sync` then queues it again. Leases are two minutes and renewed every few
+/// seconds, and every wait is written down with its end, so a live job is never this quiet.
+pub const STALLED_AFTER: time::Duration = time::Duration::minutes(10);
+
+/// An unfinished job that has been stalled this long no longer blocks a new one.
+pub const ABANDONED_AFTER: time::Duration = time::Duration::days(1);
 
 impl Job {
     pub fn new(user_id: UserId, spec: SyncSpec, now: OffsetDateTime) -> Self {
@@ -179,21 +263,50 @@ impl Job {
             created_at: now,
             started_at: None,
             finished_at: None,
+            updated_at: now,
             attempts: 0,
+            failures: 0,
             lease: None,
+            waiting: None,
             checkpoint: Checkpoint::default(),
             progress: JobProgress::default(),
             error: None,
         }
     }
 
-    /// Whether a worker may take the job now: queued, or running under a lease that has lapsed.
+    /// Whether a worker may take the job now: queued, or running or waiting under a lease that
+    /// has lapsed.
     pub fn claimable(&self, now: OffsetDateTime) -> bool {
         match self.status {
             JobStatus::Queued => true,
-            JobStatus::Running => self.lease.as_ref().is_none_or(|l| l.until <= now),
+            JobStatus::Running | JobStatus::Waiting => {
+                self.lease.as_ref().is_none_or(|l| l.until <= now)
+            }
             JobStatus::Succeeded | JobStatus::Failed => false,
         }
+    }
+
+    /// When the job may be claimed (now, if it may).
+    pub fn claimable_at(&self) -> Option<OffsetDateTime> {
+        self.lease.as_ref().map(|l| l.until)
+    }
+
+    /// The instant after which silence means the job is stalled: the end of its lease or wait,
+    /// or its last write, whichever is later.
+    fn quiet_since(&self) -> OffsetDateTime {
+        let lease = self.lease.as_ref().map(|l| l.until);
+        lease.map_or(self.updated_at, |l| l.max(self.updated_at))
+    }
+
+    /// No worker has it and none will come for it by itself: its message was lost, dead-lettered
+    /// or is waiting out a backoff the queue forgot.
+    pub fn stalled(&self, now: OffsetDateTime) -> bool {
+        !self.status.is_finished() && now - self.quiet_since() > STALLED_AFTER
+    }
+
+    /// Stalled for so long that it no longer holds the user's active slot.
+    pub fn abandoned(&self, now: OffsetDateTime) -> bool {
+        !self.status.is_finished() && now - self.quiet_since() > ABANDONED_AFTER
     }
 
     pub fn to_protocol(&self) -> SyncJob {
@@ -209,6 +322,10 @@ impl Job {
             attempts: self.attempts,
             progress: self.progress.clone(),
             error: self.error.clone(),
+            waiting: self.waiting.map(|(until, reason)| Waiting {
+                until: rfc3339(until),
+                reason,
+            }),
         }
     }
 }

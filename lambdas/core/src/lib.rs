@@ -5,6 +5,8 @@
 pub mod activity;
 pub mod auth;
 pub mod clock;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
 pub mod error;
 pub mod ids;
 pub mod job;

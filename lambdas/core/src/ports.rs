@@ -13,7 +13,7 @@ use crate::activity::Run;
 use crate::auth::ApiKeyHash;
 use crate::error::{JobStoreError, QueueError, SmashrunError, StoreError};
 use crate::ids::{JobId, UserId};
-use crate::job::{Job, JobMessage, Lease, Outgoing};
+use crate::job::{Job, JobMessage, Lease, Outgoing, SourceCheckpoint};
 use crate::settings::SettingsChange;
 use crate::tokens::{TokenGrant, TokenSet};
 
@@ -29,12 +29,13 @@ pub enum Created {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// The job is ours until the lease runs out.
-    Claimed(Job),
+    /// The job is ours until the lease runs out. `after_crash`: it was `running` under a lapsed
+    /// lease, so the worker that held it stopped without a word.
+    Claimed { job: Job, after_crash: bool },
     /// Already succeeded or failed: a duplicate delivery.
     Finished(Job),
-    /// Another worker holds a live lease.
-    Busy,
+    /// Another worker holds a live lease, or the job waits: not before `until`.
+    Busy { until: Option<OffsetDateTime> },
     /// No such job (expired or never written).
     Missing,
 }
@@ -51,16 +52,20 @@ pub trait JobRepository: Send + Sync + std::fmt::Debug {
     async fn get(&self, id: JobId) -> Result<Option<Job>, JobStoreError>;
     /// The user's most recent jobs, newest first.
     async fn list_for_user(&self, user: UserId, limit: u32) -> Result<Vec<Job>, JobStoreError>;
-    /// Moves a claimable job to running under `lease`, counting an attempt.
+    /// Moves a claimable job to running under `lease`, counting an attempt. The job's
+    /// `updated_at` becomes `now`.
     async fn claim(
         &self,
         id: JobId,
         lease: Lease,
         now: OffsetDateTime,
     ) -> Result<Claim, JobStoreError>;
-    /// Saves progress and checkpoint; fails with `Conflict` if the lease is no longer ours.
+    /// Saves status (`running` or `waiting`), lease, progress and checkpoint; fails with
+    /// `Conflict` if the lease is no longer ours.
     async fn save_progress(&self, job: &Job) -> Result<(), JobStoreError>;
-    /// Writes the final status and releases the user's active-job slot.
+    /// Writes the final status and releases the user's active-job slot. Fails with `Conflict`
+    /// unless the job is unfinished and still held by `job.lease`'s owner (or unclaimed, when
+    /// `job.lease` is `None`).
     async fn finish(&self, job: &Job) -> Result<(), JobStoreError>;
 }
 
@@ -69,6 +74,13 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug {
     async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
     /// Sends up to ten messages in one request; returns the indices of those refused.
     async fn enqueue_batch(&self, messages: &[Outgoing]) -> Result<Vec<usize>, QueueError>;
+    /// Hides a received message from other receivers for `hidden` from now (0: hand it back at
+    /// once). SQS caps it at twelve hours.
+    async fn set_visibility(
+        &self,
+        receipt: &str,
+        hidden: std::time::Duration,
+    ) -> Result<(), QueueError>;
 }
 
 /// The users the nightly sync covers.
@@ -101,6 +113,16 @@ pub trait SmashrunApi: Send + Sync + std::fmt::Debug {
         count: u32,
         since: Option<OffsetDateTime>,
     ) -> Result<Vec<Value>, SmashrunError>;
+    /// Every activity id of the account, in one request (`search/ids` without paging): the
+    /// consistent listing deletions are decided against.
+    async fn list_ids(&self, access_token: &SecretString) -> Result<Vec<i64>, SmashrunError>;
+    /// One activity by id, in the same form as a search result; `None` if SmashRun has no such
+    /// activity (any more).
+    async fn activity(
+        &self,
+        access_token: &SecretString,
+        id: i64,
+    ) -> Result<Option<Value>, SmashrunError>;
     /// How many runs the account has, when SmashRun says.
     async fn run_count(&self, access_token: &SecretString) -> Result<Option<u64>, SmashrunError>;
     async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, SmashrunError>;
@@ -120,6 +142,8 @@ pub struct SmashrunSource {
     /// Bumped by every save of the tokens: a refresh is saved only over the pair it read.
     pub tokens_version: i64,
     pub sync_cursor: Option<OffsetDateTime>,
+    /// Where the last unfinished sync stopped, if one did.
+    pub checkpoint: Option<SourceCheckpoint>,
 }
 
 /// How a page of runs landed.
@@ -130,18 +154,65 @@ pub struct UpsertCounts {
     pub unchanged: u64,
 }
 
+/// When one listing may not mark runs deleted on its own: more than `max_runs` unlisted, or
+/// more than `max_percent` of the stored runs. The listing is then taken again, and must agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletionGuard {
+    pub max_runs: u64,
+    pub max_percent: u64,
+}
+
+impl DeletionGuard {
+    pub const USUAL: Self = Self {
+        max_runs: 50,
+        max_percent: 10,
+    };
+
+    pub fn allows(&self, unlisted: u64, stored: u64) -> bool {
+        unlisted <= self.max_runs
+            && unlisted.saturating_mul(100) <= stored.saturating_mul(self.max_percent)
+    }
+}
+
+/// What comparing SmashRun's listing with the stored runs found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Stored, not deleted, and not in the listing.
+    pub unlisted: u64,
+    /// How many of those were marked deleted (0 when `unlisted` was over the limit).
+    pub marked: u64,
+    /// Stored runs that are not deleted, before marking.
+    pub stored: u64,
+    /// Listed but not stored (the first ones, up to the limit asked for).
+    pub absent: Vec<i64>,
+}
+
 #[async_trait]
 pub trait RunStore: Send + Sync + std::fmt::Debug {
-    /// Idempotent: upserting the same runs twice changes nothing the second time. A full sync
-    /// passes its job id so the runs it saw are recorded as seen.
+    /// Idempotent: upserting the same runs twice changes nothing the second time, and a row
+    /// whose values are unchanged is not written at all. Counts are relative to `job`: a run this
+    /// job inserted counts as inserted however often the page is upserted again. `checkpoint` is
+    /// stored on the source in the same transaction.
     async fn upsert_runs(
         &self,
         user: UserId,
         runs: &[Run],
-        full_sync: Option<JobId>,
+        job: JobId,
+        checkpoint: &SourceCheckpoint,
     ) -> Result<UpsertCounts, StoreError>;
-    /// After a complete full sync: marks deleted the runs that sync did not see.
-    async fn mark_unseen_deleted(&self, user: UserId, full_sync: JobId) -> Result<u64, StoreError>;
+    /// Compares `listed` (every id SmashRun lists) with the stored runs and marks deleted those
+    /// unlisted, unless `guard` forbids it. Returns up to `max_absent` listed ids that are not
+    /// stored (lowest first).
+    async fn reconcile(
+        &self,
+        user: UserId,
+        listed: &[i64],
+        guard: Option<DeletionGuard>,
+        max_absent: u32,
+        job: JobId,
+    ) -> Result<Reconciled, StoreError>;
+    /// What `job` did to the store: runs it inserted, and runs it changed that it did not insert.
+    async fn job_counts(&self, user: UserId, job: JobId) -> Result<(u64, u64), StoreError>;
 }
 
 #[async_trait]
@@ -161,6 +232,7 @@ pub trait SourceStore: Send + Sync + std::fmt::Debug {
     /// run skips the source until then.
     async fn mark_needs_relink(&self, user: UserId, source_user_id: &str)
     -> Result<(), StoreError>;
+    /// A sync finished: stores the new cursor (if any) and clears the source's checkpoint.
     async fn record_sync(
         &self,
         user: UserId,

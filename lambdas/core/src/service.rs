@@ -51,6 +51,20 @@ impl JobService {
     ) -> Result<Submitted, SubmitError> {
         let job = Job::new(user, spec, self.clock.now());
         let job = match self.jobs.create(&job, idempotency_key).await? {
+            Created::Active(existing) if existing.stalled(self.clock.now()) => {
+                // Its message was lost or dead-lettered: queue it again, and it resumes from
+                // its checkpoint. A duplicate of a live message is harmless (claims are leased).
+                warn!(job_id = %existing.id, status = existing.status.as_str(), "the active job is stalled: queued again");
+                let message = JobMessage {
+                    job_id: existing.id,
+                    user_id: user,
+                };
+                self.queue
+                    .enqueue(&message)
+                    .await
+                    .map_err(SubmitError::Queue)?;
+                return Ok(Submitted::Existing(existing));
+            }
             Created::Active(existing) | Created::Repeated(existing) => {
                 info!(job_id = %existing.id, "active or repeated job returned instead of a new one");
                 return Ok(Submitted::Existing(existing));
@@ -141,6 +155,52 @@ mod tests {
         ));
         assert_eq!(svc.get(user(2), first.id).await.unwrap(), None);
         assert_eq!(svc.get(user(1), first.id).await.unwrap(), Some(first));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_job_is_queued_again_by_the_next_request_and_abandoned_after_a_day() {
+        let jobs = Arc::new(MemJobs::default());
+        let queue = Arc::new(MemQueue::default());
+        let start = datetime!(2026-01-01 00:00 UTC);
+        let clock = Arc::new(FixedClock(Mutex::new(start)));
+        let svc = JobService::new(jobs.clone(), queue.clone(), clock.clone());
+        let Submitted::New(first) = svc
+            .submit(user(1), SyncSpec::incremental(), None)
+            .await
+            .unwrap()
+        else {
+            panic!("first submit must create a job");
+        };
+        // Within its quiet period, a second request just returns it.
+        *clock.0.lock().unwrap() = start + time::Duration::minutes(5);
+        svc.submit(user(1), SyncSpec::incremental(), None)
+            .await
+            .unwrap();
+        assert_eq!(queue.sent.lock().unwrap().len(), 1);
+        // Quiet for longer: its message must have been lost; it is queued again.
+        *clock.0.lock().unwrap() = start + time::Duration::minutes(11);
+        let again = svc
+            .submit(user(1), SyncSpec::incremental(), None)
+            .await
+            .unwrap();
+        assert_eq!(again, Submitted::Existing(first.clone()));
+        assert_eq!(queue.sent.lock().unwrap().len(), 2);
+        assert!(
+            queue
+                .sent
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|m| m.job_id == first.id)
+        );
+        // After a day of silence it no longer holds the slot.
+        *clock.0.lock().unwrap() = start + time::Duration::hours(25);
+        assert!(matches!(
+            svc.submit(user(1), SyncSpec::incremental(), None)
+                .await
+                .unwrap(),
+            Submitted::New(_)
+        ));
     }
 
     #[tokio::test]

@@ -6,12 +6,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     stk_adapters::telemetry::init_lambda_tracing();
     let adapters = stk_adapters::Adapters::from_env().await?;
-    let settings = stk_core::sync::EngineSettings {
-        // Give up with advice on the delivery SQS would otherwise move to the dead-letter queue.
-        max_attempts: stk_adapters::config::names::MAX_RECEIVE_COUNT,
-        ..Default::default()
-    };
-    let worker = stk_worker::Worker::from_adapters(&adapters, settings);
+    let worker = stk_worker::Worker::from_adapters(&adapters, Default::default());
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async {
         Ok::<_, lambda_runtime::Error>(stk_worker::handle_batch(&worker, event).await)
     }))

@@ -35,6 +35,19 @@ pub struct Options {
     pub sandbox: SandboxConfig,
     /// Run the worker poller (off to look at queued jobs).
     pub worker: bool,
+    /// The worker's engine: production's, with waits scaled down to fit a test.
+    pub engine: EngineSettings,
+}
+
+/// Production's engine settings with every wait in seconds, so faults play out within a test.
+pub fn test_engine() -> EngineSettings {
+    EngineSettings {
+        retry_min_delay: Duration::from_millis(20),
+        retry_max_delay: Duration::from_millis(100),
+        fault_backoff: Duration::from_secs(1),
+        max_fault_backoff: Duration::from_secs(2),
+        ..EngineSettings::default()
+    }
 }
 
 impl Default for Options {
@@ -45,6 +58,7 @@ impl Default for Options {
                 seed: 7,
             }),
             worker: true,
+            engine: test_engine(),
         }
     }
 }
@@ -159,17 +173,21 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if options.worker {
         let worker = Arc::new(stk_worker::Worker::from_adapters(
             &adapters,
-            EngineSettings {
-                retry_min_delay: Duration::from_millis(20),
-                retry_max_delay: Duration::from_millis(100),
-                ..EngineSettings::default()
-            },
+            options.engine.clone(),
         ));
+        let sqs = aws_sdk_sqs::Client::new(&aws);
         let poller = Poller::new(
-            aws_sdk_sqs::Client::new(&aws),
+            sqs.clone(),
             provisioned.queue_url.clone(),
             PollerSettings::default(),
         );
+        let dead_letters = Poller::new(
+            sqs,
+            provisioned.dead_letter_queue_url.clone(),
+            PollerSettings::default(),
+        );
+        let (dead_worker, dead_stopped) = (worker.clone(), stopped.clone());
+        tokio::spawn(async move { dead_letters.run(dead_worker.as_ref(), dead_stopped).await });
         tokio::spawn(async move { poller.run(worker.as_ref(), stopped).await });
     }
 
