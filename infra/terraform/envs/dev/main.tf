@@ -45,6 +45,10 @@ locals {
     STK_NIGHTLY_SPREAD_SECS = tostring(var.nightly_spread_seconds)
     RUST_LOG                = var.rust_log
   }
+  worker_environment = merge(local.function_environment, {
+    STK_DEAD_LETTER_QUEUE      = module.queue.dead_letter_queue_name
+    STK_SMASHRUN_HOURLY_BUDGET = tostring(var.smashrun_hourly_budget)
+  })
 }
 
 module "kms" {
@@ -132,11 +136,12 @@ module "worker" {
   memory_size          = var.worker_memory_mb
   timeout              = var.worker_timeout_seconds
   reserved_concurrency = var.reserved_concurrency.worker
-  environment          = local.function_environment
+  environment          = local.worker_environment
 
-  jobs_table_arn = module.jobs_table.table_arn
-  queue_arn      = module.queue.queue_arn
-  secret_arns    = values(module.secrets.arns)
+  jobs_table_arn        = module.jobs_table.table_arn
+  queue_arn             = module.queue.queue_arn
+  dead_letter_queue_arn = module.queue.dead_letter_queue_arn
+  secret_arns           = values(module.secrets.arns)
 
   log_retention_days = var.log_retention_days
   kms_key_arn        = local.kms_key_arn

@@ -324,3 +324,14 @@ variable "route53_zone_id" {
   type        = string
   default     = null
 }
+
+variable "smashrun_hourly_budget" {
+  description = "SmashRun requests one sync may make per hour before it waits (it paces itself rather than run into 429s)."
+  type        = number
+  default     = 250
+
+  validation {
+    condition     = var.smashrun_hourly_budget >= 3
+    error_message = "smashrun_hourly_budget must be at least 3 (a page, a refresh and the listing)."
+  }
+}

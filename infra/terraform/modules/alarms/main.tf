@@ -113,12 +113,14 @@ resource "aws_cloudwatch_metric_alarm" "schedule_did_not_run" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "dead_letter_messages" {
-  alarm_name          = "${var.name_prefix}-dlq-not-empty"
-  alarm_description   = "A sync job message reached the dead-letter queue ${var.dead_letter_queue_name}: see docs/runbook.md (dead-letter queue)."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
+  alarm_name        = "${var.name_prefix}-dlq-not-empty"
+  alarm_description = "A sync job message reached the dead-letter queue ${var.dead_letter_queue_name}: see docs/runbook.md (dead-letter queue)."
+  namespace         = "AWS/SQS"
+  # The worker consumes the DLQ at once (it fails the message's job), so what is visible there
+  # says little: every receive is a message that got there.
+  metric_name         = "NumberOfMessagesReceived"
   dimensions          = { QueueName = var.dead_letter_queue_name }
-  statistic           = "Maximum"
+  statistic           = "Sum"
   period              = var.period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"

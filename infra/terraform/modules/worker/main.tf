@@ -1,5 +1,7 @@
 # The worker: consumes the sync-jobs queue through an event source mapping and reports failed
-# messages individually (ReportBatchItemFailures), so SQS redelivers only those.
+# messages individually (ReportBatchItemFailures), so SQS redelivers only those; it hides each
+# of those first for as long as its job waits (ChangeMessageVisibility). It also consumes the
+# dead-letter queue, failing the jobs whose messages land there (docs/adr/0011).
 
 module "function" {
   source = "../lambda_function"
@@ -32,6 +34,12 @@ module "function" {
       resources = [var.queue_arn]
     },
     {
+      # Fails the jobs of dead-lettered messages, then deletes them (an unreadable one stays).
+      sid       = "ConsumeDeadLetters"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [var.dead_letter_queue_arn]
+    },
+    {
       # Splits a nightly chunk into one message per user (SendMessageBatch).
       sid       = "FanOutNightlySyncs"
       actions   = ["sqs:SendMessage"]
@@ -57,5 +65,17 @@ resource "aws_lambda_event_source_mapping" "queue" {
     content {
       maximum_concurrency = scaling_config.value
     }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "dead_letters" {
+  event_source_arn        = var.dead_letter_queue_arn
+  function_name           = module.function.function_arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    # Dead letters are rare and cheap to handle: they never take more than two executions.
+    maximum_concurrency = 2
   }
 }

@@ -44,6 +44,11 @@ variable "queue_arn" {
   type        = string
 }
 
+variable "dead_letter_queue_arn" {
+  description = "ARN of the queue's dead-letter queue: the worker consumes it to fail the jobs that land there."
+  type        = string
+}
+
 variable "secret_arns" {
   description = "The secrets the worker reads."
   type        = list(string)
