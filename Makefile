@@ -31,7 +31,8 @@ stack-down:
 	scripts/stack.sh down
 
 bench-sync:
-	scripts/bench-sync.sh
+	scripts/stack.sh up
+	cargo run --release --quiet -p stk-local -- bench-sync
 
 bench-login:
 	scripts/bench-login.sh

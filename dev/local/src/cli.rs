@@ -69,6 +69,8 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         users: usize,
     },
+    /// Time a full sync of 20,614 runs, with and without 100 ms added to each SmashRun answer.
+    BenchSync,
     /// Time every read endpoint over about 5,000 and 20,000 runs.
     BenchReads {
         /// Timed calls per endpoint.
@@ -179,6 +181,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 *users,
             )
             .await?;
+        }
+        Command::BenchSync => {
+            crate::bench_sync::bench_sync(&env, &secret_values(&env, &args.api_url)?).await?;
         }
         Command::BenchReads { calls } => {
             let adapters = adapters(&env, &args, Duration::from_secs(30)).await?;

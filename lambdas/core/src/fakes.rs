@@ -236,6 +236,8 @@ pub struct MemSmashrun {
     pub hidden_from_paging: Mutex<Vec<i64>>,
     /// Searches of this page and later never answer: the worker is killed while it waits.
     pub hang_from_page: Mutex<Option<u32>>,
+    /// Each search takes this long on this clock.
+    pub latency: Mutex<Option<(Arc<FixedClock>, time::Duration)>>,
     pub refreshes: Mutex<u32>,
     pub issued: Mutex<u32>,
     /// Another worker refreshing the same user at once: on the next refresh, it stores a newer
@@ -270,6 +272,9 @@ impl SmashrunApi for MemSmashrun {
         since: Option<OffsetDateTime>,
     ) -> Result<Vec<Value>, SmashrunError> {
         self.searches.lock().unwrap().push((page, since));
+        if let Some((clock, by)) = self.latency.lock().unwrap().as_ref() {
+            *clock.0.lock().unwrap() += *by;
+        }
         let hang = self
             .hang_from_page
             .lock()

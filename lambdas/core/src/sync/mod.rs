@@ -162,6 +162,8 @@ struct Run<'a> {
     saved_at: OffsetDateTime,
     /// SmashRun requests already charged to the budget.
     charged: u64,
+    /// The invocation's deadline, when it is one to go by.
+    deadline: Option<OffsetDateTime>,
     /// Time kept in hand before the deadline: the setting, or a third of the invocation when
     /// that is shorter (so a short invocation still gets work done).
     margin: Duration,
@@ -317,6 +319,7 @@ impl SyncEngine {
             counters: Counters::default(),
             saved_at: now,
             charged: job.progress.smashrun_requests,
+            deadline: delivery.deadline,
             margin: delivery
                 .deadline
                 .and_then(|d| Duration::try_from(d - now).ok())
@@ -324,6 +327,12 @@ impl SyncEngine {
                     self.settings.deadline_margin.min(left / 3)
                 }),
         };
+        if delivery.deadline.is_some_and(|d| d <= now) {
+            // An invocation past its deadline would have been stopped: the clock or the
+            // runtime emulating Lambda is wrong, and the deadline is no guide.
+            warn!(deadline = ?delivery.deadline, "the invocation's deadline is already past: ignored");
+            run.deadline = None;
+        }
         if after_crash {
             job.failures += 1;
             warn!(

@@ -137,7 +137,7 @@ impl SyncEngine {
     pub(super) fn gate(&self, job: &mut Job, run: &mut Run<'_>, requests: u32) -> Option<Stop> {
         self.charge(job, run);
         let now = self.clock.now();
-        if let Some(deadline) = run.delivery.deadline
+        if let Some(deadline) = run.deadline
             && deadline - now < run.margin
         {
             return Some(Stop::Wait {

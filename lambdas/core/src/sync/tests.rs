@@ -524,12 +524,13 @@ async fn the_engine_paces_itself_against_its_hourly_budget() {
 
 #[tokio::test]
 async fn a_near_deadline_hands_the_job_over_to_the_next_invocation() {
-    let w = world(history(250));
+    let w = world(history(1_000));
+    // Each page takes 20 s: with 90 s to go and 30 s kept in hand, four pages fit.
+    *w.smashrun.latency.lock().unwrap() = Some((w.clock.clone(), time::Duration::seconds(20)));
     let msg = w.queue(SyncSpec::incremental()).await;
     let now = w.clock.now();
-    // Already past it (a third of an invocation is kept in hand when that is under 30 s).
     let short = Delivery {
-        deadline: Some(now - time::Duration::seconds(1)),
+        deadline: Some(now + time::Duration::seconds(90)),
         ..delivery()
     };
     let Err(
@@ -541,11 +542,28 @@ async fn a_near_deadline_hands_the_job_over_to_the_next_invocation() {
     else {
         panic!("a near deadline must hand over");
     };
-    assert_eq!(later.hidden_for(now, 1), Duration::from_secs(1));
+    assert_eq!(later.hidden_for(w.clock.now(), 1), Duration::from_secs(1));
     let job = w.job(msg).await;
     assert_eq!((job.status, job.failures), (JobStatus::Waiting, 0));
+    assert_eq!(job.checkpoint.next_page, 4, "{:?}", job.checkpoint);
+    *w.smashrun.latency.lock().unwrap() = None;
     assert_eq!(w.deliver(msg).await.unwrap(), Outcome::Succeeded);
-    assert_eq!(w.job(msg).await.failures, 0);
+    let done = w.job(msg).await;
+    assert_eq!((done.failures, done.progress.runs_inserted), (0, 1_000));
+}
+
+#[tokio::test]
+async fn a_deadline_already_past_is_no_guide() {
+    let w = world(history(150));
+    let msg = w.queue(SyncSpec::incremental()).await;
+    let past = Delivery {
+        deadline: Some(w.clock.now() - time::Duration::hours(1)),
+        ..delivery()
+    };
+    assert_eq!(
+        w.engine.handle(msg, &past).await.unwrap(),
+        Outcome::Succeeded
+    );
 }
 
 #[tokio::test]

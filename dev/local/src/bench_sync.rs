@@ -1,0 +1,169 @@
+//! `stk-local bench-sync`: a full sync of the 20,614-run lifetime history through the real
+//! engine, PostgREST and PostgreSQL, moto's DynamoDB and the sandbox over HTTP, into an empty
+//! store; once as fast as the sandbox answers, once with 100 ms added to each SmashRun answer.
+//! Prints the wall time next to the sum of the SmashRun round trips: the engine overlaps its
+//! store writes with the next fetch, so with a slow SmashRun the two should nearly meet.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use smashrun_sandbox::{DataSource, Profile, SandboxConfig};
+use stk_adapters::Adapters;
+use stk_core::SmashrunError;
+use stk_core::clock::SystemClock;
+use stk_core::job::{Job, JobMessage, SyncSpec};
+use stk_core::ports::{JobRepository, SmashrunApi, SmashrunUser};
+use stk_core::sync::{Delivery, EnginePorts, EngineSettings, Outcome, SyncEngine};
+use stk_core::tokens::TokenGrant;
+use stk_protocol::{SyncKind, SyncRequestBody};
+use time::OffsetDateTime;
+
+use crate::cli::local_settings;
+use crate::stack_env::StackEnv;
+use crate::{ResourceNames, SecretValues, provision, seed_user};
+
+/// SmashRun, with the time spent in each call added up.
+#[derive(Debug)]
+struct Timed {
+    inner: Arc<dyn SmashrunApi>,
+    nanos: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl Timed {
+    async fn time<T>(&self, call: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = call.await;
+        let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(spent, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+}
+
+#[async_trait]
+impl SmashrunApi for Timed {
+    async fn search_page(
+        &self,
+        token: &SecretString,
+        page: u32,
+        count: u32,
+        since: Option<OffsetDateTime>,
+    ) -> Result<Vec<Value>, SmashrunError> {
+        self.time(self.inner.search_page(token, page, count, since))
+            .await
+    }
+    async fn list_ids(&self, token: &SecretString) -> Result<Vec<i64>, SmashrunError> {
+        self.time(self.inner.list_ids(token)).await
+    }
+    async fn activity(
+        &self,
+        token: &SecretString,
+        id: i64,
+    ) -> Result<Option<Value>, SmashrunError> {
+        self.time(self.inner.activity(token, id)).await
+    }
+    async fn run_count(&self, token: &SecretString) -> Result<Option<u64>, SmashrunError> {
+        self.time(self.inner.run_count(token)).await
+    }
+    async fn refresh(&self, token: &SecretString) -> Result<TokenGrant, SmashrunError> {
+        self.time(self.inner.refresh(token)).await
+    }
+    async fn authorize_url(&self, state: &str) -> Result<String, SmashrunError> {
+        self.inner.authorize_url(state).await
+    }
+    async fn exchange_code(&self, code: &str) -> Result<TokenGrant, SmashrunError> {
+        self.inner.exchange_code(code).await
+    }
+    async fn user_info(&self, token: &SecretString) -> Result<SmashrunUser, SmashrunError> {
+        self.inner.user_info(token).await
+    }
+}
+
+pub async fn bench_sync(env: &StackEnv, secrets: &SecretValues) -> anyhow::Result<()> {
+    let aws = env.aws().await?;
+    println!("full sync of the lifetime history into an empty store, release build");
+    for delay_ms in [0_u64, 100] {
+        // A sandbox account of its own each time: a new user, an empty store.
+        let sandbox = smashrun_sandbox::spawn(SandboxConfig {
+            data: DataSource::Generated {
+                profile: Profile::Lifetime,
+                seed: 42,
+            },
+            user_id: 900_000_000
+                + i64::from(std::process::id()) * 10
+                + i64::try_from(delay_ms).unwrap_or(0) / 100,
+            ..SandboxConfig::default()
+        })
+        .await?;
+        let names = ResourceNames::suffixed(&format!("benchsync{}{delay_ms}", std::process::id()));
+        let provisioned = provision(&aws, &names, secrets, Duration::from_secs(30)).await?;
+        let adapters = Adapters::build(
+            local_settings(&names, &provisioned.queue_url, &sandbox.base_url)?,
+            &aws,
+        )?;
+        let seeded = seed_user(&adapters).await?;
+        reqwest::Client::new()
+            .post(format!("{}/admin/faults", sandbox.base_url))
+            .json(&json!({ "delay_ms": delay_ms }))
+            .send()
+            .await?
+            .error_for_status()?;
+        let timed = Arc::new(Timed {
+            inner: adapters.smashrun.clone(),
+            nanos: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+        });
+        let engine = SyncEngine::new(
+            EnginePorts {
+                jobs: adapters.jobs.clone(),
+                smashrun: timed.clone(),
+                runs: adapters.store.clone(),
+                sources: adapters.store.clone(),
+                queue: adapters.queue.clone(),
+                clock: Arc::new(SystemClock),
+            },
+            EngineSettings::default(),
+            "bench".into(),
+        );
+        let spec = SyncSpec::parse(SyncRequestBody {
+            full: Some(true),
+            ..SyncRequestBody::default()
+        })?;
+        debug_assert_eq!(spec.kind, SyncKind::Full);
+        let job = Job::new(seeded.user_id, spec, OffsetDateTime::now_utc());
+        adapters.jobs.create(&job, None).await?;
+        let message = JobMessage {
+            job_id: job.id,
+            user_id: seeded.user_id,
+        };
+        let started = Instant::now();
+        let outcome = engine.handle(message, &Delivery::default()).await;
+        let wall = started.elapsed();
+        anyhow::ensure!(
+            matches!(outcome, Ok(Outcome::Succeeded)),
+            "the sync did not succeed: {outcome:?}"
+        );
+        let done = adapters
+            .jobs
+            .get(job.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the job vanished"))?;
+        let round_trips = Duration::from_nanos(timed.nanos.load(Ordering::Relaxed));
+        println!(
+            "  SmashRun delay {delay_ms:>3} ms: {:>6.2} s wall, {:>6.2} s in {} SmashRun round trips ({:.2}x), {} runs inserted, {} store requests",
+            wall.as_secs_f64(),
+            round_trips.as_secs_f64(),
+            timed.calls.load(Ordering::Relaxed),
+            wall.as_secs_f64() / round_trips.as_secs_f64().max(f64::EPSILON),
+            done.progress.runs_inserted,
+            done.progress.store_requests,
+        );
+    }
+    Ok(())
+}
