@@ -418,6 +418,10 @@ pub struct MemStore {
     pub fail_upserts: Mutex<u32>,
     /// Fail every upsert from this (1-based) call on.
     pub fail_from_call: Mutex<Option<u32>>,
+    /// Each upsert takes this long (a store slower than SmashRun).
+    pub upsert_delay: Mutex<Option<std::time::Duration>>,
+    /// Runs per upsert call, in order.
+    pub batches: Mutex<Vec<usize>>,
 }
 
 impl MemStore {
@@ -449,6 +453,11 @@ impl RunStore for MemStore {
             *upserts += 1;
             *upserts
         };
+        self.batches.lock().unwrap().push(runs.len());
+        let delay = *self.upsert_delay.lock().unwrap();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         if self
             .fail_from_call
             .lock()

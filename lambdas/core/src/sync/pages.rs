@@ -13,88 +13,137 @@ use crate::activity::Run as RunRecord;
 use crate::job::{Checkpoint, Job, SourceCheckpoint};
 use crate::ports::UpsertCounts;
 
-/// A page read into runs.
+/// Pages read into runs.
 pub(super) struct PageRead {
     pub(super) runs: Vec<RunRecord>,
-    /// Activities on the page (before any range filter).
+    /// Activities on the pages (before any range filter).
     pub(super) len: usize,
     /// Activities that could not become runs, all counted...
     pub(super) rejected: u64,
     /// ...and the first of them listed with their reasons.
     pub(super) reasons: Vec<RejectedActivity>,
-    pub(super) oldest: Option<time::Date>,
 }
 
 /// Requests a page may need: the page itself, and a refresh if the token is refused.
 const PAGE_REQUESTS: u32 = 2;
 
+/// Most pages stored in one upsert (about a megabyte of JSON).
+const MAX_BATCH_PAGES: usize = 10;
+
 impl SyncEngine {
+    /// Fetches pages while the ones before them are being stored: each upsert takes every page
+    /// fetched meanwhile (so a store slower than SmashRun gets larger, fewer writes), and one
+    /// upsert at a time, in page order, so the checkpoint stored with a batch is always true.
     pub(super) async fn pages(
         &self,
         job: &mut Job,
         run: &mut Run<'_>,
         linked: &mut Linked,
     ) -> Result<(), Stop> {
-        let mut prefetched: Option<Vec<Value>> = None;
+        // Fetched and not yet stored, in page order; whether the last of them ends the paging;
+        // why fetching stopped early, once it has.
+        let mut pending: Vec<Vec<Value>> = Vec::new();
+        let mut ended = false;
+        let mut stopping: Option<Stop> = None;
         loop {
-            let page = job.checkpoint.next_page;
-            if page >= self.settings.max_pages {
-                return Err(Stop::Fail {
-                    code: JobErrorCode::TooManyPages,
-                    message: format!(
-                        "SmashRun kept returning pages past {page}: the sync stopped to stay safe; please report this job id"
-                    ),
-                });
+            if pending.is_empty() {
+                if let Some(stop) = stopping {
+                    return Err(stop);
+                }
+                if ended {
+                    return Ok(());
+                }
+                let page = job.checkpoint.next_page;
+                if let Some(stop) = self
+                    .too_many_pages(page)
+                    .or_else(|| self.gate(job, run, PAGE_REQUESTS))
+                {
+                    return Err(stop);
+                }
+                let activities = self.fetch_page(job, page, linked, run).await?;
+                ended = self.is_last(job, &activities);
+                pending.push(activities);
             }
-            let activities = match prefetched.take() {
-                Some(activities) => activities,
-                None => {
-                    if let Some(stop) = self.gate(job, run, PAGE_REQUESTS) {
-                        return Err(stop);
-                    }
-                    self.fetch_page(job, page, linked, run).await?
-                }
-            };
-            let read = read_page(job, &activities);
-            let last = read.len < self.settings.page_size as usize
-                || matches!(
-                    (job.spec.kind, job.spec.since, read.oldest),
-                    (SyncKind::Range, Some(since), Some(oldest)) if oldest < to_date(since)
-                );
-            // Before the checkpoint is taken: the gate charges the budget it carries.
-            let gate = if last {
-                None
-            } else {
-                self.gate(job, run, PAGE_REQUESTS)
-            };
-            let (checkpoint, progress) = advanced(job, &read, last);
-            let counts = if last || gate.is_some() {
-                self.store_page(job, &read.runs, &checkpoint, &progress, run)
-                    .await?
-            } else {
-                let (stored, next) = tokio::join!(
-                    self.store_page(job, &read.runs, &checkpoint, &progress, run),
-                    self.fetch_page(job, page + 1, linked, run),
-                );
-                let counts = stored?;
-                match next {
-                    Ok(activities) => prefetched = Some(activities),
-                    Err(stop) => {
-                        self.land(job, checkpoint, progress, counts);
-                        return Err(stop);
-                    }
-                }
+            let batch = std::mem::take(&mut pending);
+            let read = read_page(job, batch.iter().flatten());
+            let (checkpoint, progress) = advanced(job, &read, batch.len(), ended);
+            let stored = std::sync::atomic::AtomicBool::new(false);
+            let store = async {
+                let counts = self
+                    .store_page(job, &read.runs, &checkpoint, &progress, run)
+                    .await;
+                stored.store(true, std::sync::atomic::Ordering::Release);
                 counts
             };
-            self.land(job, checkpoint, progress, counts);
-            if let Some(stop) = gate {
-                return Err(stop);
+            let job_now: &Job = job;
+            let run_now: &Run<'_> = run;
+            let fetch_more = async {
+                let mut fetched: Vec<Vec<Value>> = Vec::new();
+                let mut last = ended;
+                let mut stop = None;
+                let mut page = checkpoint.next_page;
+                while stopping.is_none()
+                    && !last
+                    && fetched.len() < MAX_BATCH_PAGES
+                    && !stored.load(std::sync::atomic::Ordering::Acquire)
+                {
+                    let wanted = PAGE_REQUESTS * (u32::try_from(fetched.len()).unwrap_or(0) + 1);
+                    if let Some(early) = self
+                        .too_many_pages(page)
+                        .or_else(|| self.would_stop(job_now, run_now, wanted))
+                    {
+                        stop = Some(early);
+                        break;
+                    }
+                    match self.fetch_page(job_now, page, linked, run_now).await {
+                        Ok(activities) => {
+                            last = self.is_last(job_now, &activities);
+                            fetched.push(activities);
+                            page += 1;
+                        }
+                        Err(failed) => {
+                            stop = Some(failed);
+                            break;
+                        }
+                    }
+                }
+                (fetched, last, stop)
+            };
+            let (counts, (fetched, last, stop)) = tokio::join!(store, fetch_more);
+            self.land(job, checkpoint, progress, counts?);
+            self.charge(job, run);
+            if !fetched.is_empty() {
+                ended = last;
             }
-            if last {
-                return Ok(());
-            }
+            pending = fetched;
+            // What was fetched before the stop is stored first, then the stop is taken.
+            stopping = stopping.or(stop);
             self.save_if_due(job, run).await?;
         }
+    }
+
+    fn too_many_pages(&self, page: u32) -> Option<Stop> {
+        (page >= self.settings.max_pages).then(|| Stop::Fail {
+            code: JobErrorCode::TooManyPages,
+            message: format!(
+                "SmashRun kept returning pages past {page}: the sync stopped to stay safe; please report this job id"
+            ),
+        })
+    }
+
+    /// A short page ends the paging, and so does a range sync's page that reaches before the
+    /// range.
+    fn is_last(&self, job: &Job, activities: &[Value]) -> bool {
+        if activities.len() < self.settings.page_size as usize {
+            return true;
+        }
+        let Some(since) = job.spec.since.filter(|_| job.spec.kind == SyncKind::Range) else {
+            return false;
+        };
+        activities
+            .iter()
+            .filter_map(|a| RunRecord::from_smashrun(a).ok())
+            .any(|run| run.local_date < to_date(since))
     }
 
     /// The page has landed: the job takes the state stored with it, plus its counts.
@@ -178,14 +227,16 @@ impl SyncEngine {
     }
 }
 
-/// The job's checkpoint and progress once `read` has landed (the upsert's counts aside).
-fn advanced(job: &Job, read: &PageRead, last: bool) -> (Checkpoint, JobProgress) {
+/// The job's checkpoint and progress once `read` (of `pages` pages) has landed, the upsert's
+/// counts aside.
+fn advanced(job: &Job, read: &PageRead, pages: usize, last: bool) -> (Checkpoint, JobProgress) {
+    let pages = u32::try_from(pages).unwrap_or(u32::MAX);
     let mut checkpoint = job.checkpoint.clone();
-    checkpoint.next_page += 1;
+    checkpoint.next_page += pages;
     checkpoint.paging_done = last;
     checkpoint.runs_read += read.runs.len() as u64;
     let mut progress = job.progress.clone();
-    progress.pages += 1;
+    progress.pages += pages;
     progress.activities_seen += read.len as u64;
     progress.activities_rejected += read.rejected;
     for reason in &read.reasons {
@@ -197,18 +248,21 @@ fn advanced(job: &Job, read: &PageRead, last: bool) -> (Checkpoint, JobProgress)
     (checkpoint, progress)
 }
 
-/// Reads a page into runs: unreadable activities are counted and logged, runs outside a
-/// range dropped, and duplicate ids within the page collapsed (one upsert cannot touch a
-/// row twice). Also returns the oldest local date on the page.
-pub(super) fn read_page(job: &Job, activities: &[Value]) -> PageRead {
-    let mut runs: Vec<RunRecord> = Vec::with_capacity(activities.len());
+/// Reads pages into runs: unreadable activities are counted and logged, runs outside a range
+/// dropped, and duplicate ids collapsed (one upsert cannot touch a row twice; a run shifted
+/// from one page to the next shows on both).
+pub(super) fn read_page<'a>(
+    job: &Job,
+    activities: impl IntoIterator<Item = &'a Value>,
+) -> PageRead {
+    let mut runs: Vec<RunRecord> = Vec::new();
     let mut rejected = 0;
     let mut reasons = Vec::new();
-    let mut oldest = None;
+    let mut len = 0;
     for activity in activities {
+        len += 1;
         match RunRecord::from_smashrun(activity) {
             Ok(run) => {
-                oldest = Some(oldest.map_or(run.local_date, |o: time::Date| o.min(run.local_date)));
                 if in_range(job, run.local_date) {
                     runs.push(run);
                 }
@@ -229,10 +283,9 @@ pub(super) fn read_page(job: &Job, activities: &[Value]) -> PageRead {
     runs.retain(|r| seen.insert(r.source_activity_id));
     PageRead {
         runs,
-        len: activities.len(),
+        len,
         rejected,
         reasons,
-        oldest,
     }
 }
 

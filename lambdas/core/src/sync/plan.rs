@@ -136,6 +136,11 @@ impl SyncEngine {
     /// the budget hour to renew, or to hand over before the invocation's deadline.
     pub(super) fn gate(&self, job: &mut Job, run: &mut Run<'_>, requests: u32) -> Option<Stop> {
         self.charge(job, run);
+        self.would_stop(job, run, requests)
+    }
+
+    /// [`Self::gate`] without charging: for checks made while a page is being stored.
+    pub(super) fn would_stop(&self, job: &Job, run: &Run<'_>, requests: u32) -> Option<Stop> {
         let now = self.clock.now();
         if let Some(deadline) = run.deadline
             && deadline - now < run.margin
@@ -145,9 +150,29 @@ impl SyncEngine {
                 reason: WaitReason::Continue,
             });
         }
-        if job.checkpoint.budget_used.saturating_add(requests) > self.settings.hourly_budget {
+        let made = job.progress.smashrun_requests
+            + run
+                .counters
+                .smashrun
+                .load(std::sync::atomic::Ordering::Relaxed);
+        let uncharged = u32::try_from(made.saturating_sub(run.charged)).unwrap_or(u32::MAX);
+        let hour_running = job
+            .checkpoint
+            .budget_since
+            .is_some_and(|since| now < since + self.settings.budget_window);
+        let used = if hour_running {
+            job.checkpoint.budget_used
+        } else {
+            0
+        };
+        if used.saturating_add(uncharged).saturating_add(requests) > self.settings.hourly_budget {
+            let until = if hour_running {
+                self.budget_renews(job, now)
+            } else {
+                now + self.settings.budget_window
+            };
             return Some(Stop::Wait {
-                until: self.budget_renews(job, now),
+                until,
                 reason: WaitReason::RateLimit,
             });
         }

@@ -215,6 +215,35 @@ async fn full_sync_pages_through_everything_once() {
 }
 
 #[tokio::test]
+async fn a_store_slower_than_smashrun_gets_fewer_larger_upserts_in_page_order() {
+    let w = world(history(1_000));
+    *w.store.upsert_delay.lock().unwrap() = Some(Duration::from_millis(20));
+    let msg = w.queue(full()).await;
+    assert_eq!(w.deliver(msg).await.unwrap(), Outcome::Succeeded);
+    let job = w.job(msg).await;
+    // Page 0 alone, then the ten pages fetched while it was stored (the last one empty).
+    assert_eq!(*w.store.batches.lock().unwrap(), vec![100, 900]);
+    assert_eq!(
+        (job.progress.pages, job.progress.runs_inserted),
+        (11, 1_000)
+    );
+    assert_eq!(w.stored(), 1_000);
+    let pages: Vec<u32> = w
+        .smashrun
+        .searches
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(
+        pages,
+        (0..=10).collect::<Vec<_>>(),
+        "each page fetched once, in order"
+    );
+}
+
+#[tokio::test]
 async fn second_incremental_sync_asks_from_cursor_minus_overlap_and_writes_nothing() {
     let w = world(history(120));
     let first = w.queue(SyncSpec::incremental()).await;
