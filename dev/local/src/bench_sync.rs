@@ -85,6 +85,49 @@ impl SmashrunApi for Timed {
     }
 }
 
+/// The run store, with the time spent in upserts added up.
+#[derive(Debug)]
+struct TimedStore {
+    inner: Arc<stk_adapters::supabase::Supabase>,
+    nanos: AtomicU64,
+}
+
+#[async_trait]
+impl stk_core::ports::RunStore for TimedStore {
+    async fn upsert_runs(
+        &self,
+        user: stk_core::UserId,
+        runs: &[stk_core::activity::Run],
+        job: stk_core::JobId,
+        checkpoint: &stk_core::job::SourceCheckpoint,
+    ) -> Result<stk_core::ports::UpsertCounts, stk_core::StoreError> {
+        let started = Instant::now();
+        let out = self.inner.upsert_runs(user, runs, job, checkpoint).await;
+        let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(spent, Ordering::Relaxed);
+        out
+    }
+    async fn reconcile(
+        &self,
+        user: stk_core::UserId,
+        listed: &[i64],
+        guard: Option<stk_core::ports::DeletionGuard>,
+        max_absent: u32,
+        job: stk_core::JobId,
+    ) -> Result<stk_core::ports::Reconciled, stk_core::StoreError> {
+        self.inner
+            .reconcile(user, listed, guard, max_absent, job)
+            .await
+    }
+    async fn job_counts(
+        &self,
+        user: stk_core::UserId,
+        job: stk_core::JobId,
+    ) -> Result<(u64, u64), stk_core::StoreError> {
+        self.inner.job_counts(user, job).await
+    }
+}
+
 pub async fn bench_sync(env: &StackEnv, secrets: &SecretValues) -> anyhow::Result<()> {
     let aws = env.aws().await?;
     println!("full sync of the lifetime history into an empty store, release build");
@@ -119,11 +162,15 @@ pub async fn bench_sync(env: &StackEnv, secrets: &SecretValues) -> anyhow::Resul
             nanos: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         });
+        let store_timed = Arc::new(TimedStore {
+            inner: adapters.store.clone(),
+            nanos: AtomicU64::new(0),
+        });
         let engine = SyncEngine::new(
             EnginePorts {
                 jobs: adapters.jobs.clone(),
                 smashrun: timed.clone(),
-                runs: adapters.store.clone(),
+                runs: store_timed.clone(),
                 sources: adapters.store.clone(),
                 queue: adapters.queue.clone(),
                 clock: Arc::new(SystemClock),
@@ -156,11 +203,12 @@ pub async fn bench_sync(env: &StackEnv, secrets: &SecretValues) -> anyhow::Resul
             .ok_or_else(|| anyhow::anyhow!("the job vanished"))?;
         let round_trips = Duration::from_nanos(timed.nanos.load(Ordering::Relaxed));
         println!(
-            "  SmashRun delay {delay_ms:>3} ms: {:>6.2} s wall, {:>6.2} s in {} SmashRun round trips ({:.2}x), {} runs inserted, {} store requests",
+            "  SmashRun delay {delay_ms:>3} ms: {:>6.2} s wall, {:>6.2} s in {} SmashRun round trips ({:.2}x), {:>6.2} s in upserts, {} runs inserted, {} store requests",
             wall.as_secs_f64(),
             round_trips.as_secs_f64(),
             timed.calls.load(Ordering::Relaxed),
             wall.as_secs_f64() / round_trips.as_secs_f64().max(f64::EPSILON),
+            Duration::from_nanos(store_timed.nanos.load(Ordering::Relaxed)).as_secs_f64(),
             done.progress.runs_inserted,
             done.progress.store_requests,
         );
