@@ -110,11 +110,7 @@ impl SyncEngine {
 
     /// Charges the SmashRun requests made since the last charge to the budget hour.
     pub(super) fn charge(&self, job: &mut Job, run: &mut Run<'_>) {
-        let made = job.progress.smashrun_requests
-            + run
-                .counters
-                .smashrun
-                .load(std::sync::atomic::Ordering::Relaxed);
+        let made = requests_made(job, run);
         let new = made.saturating_sub(run.charged);
         run.charged = made;
         let now = self.clock.now();
@@ -150,11 +146,7 @@ impl SyncEngine {
                 reason: WaitReason::Continue,
             });
         }
-        let made = job.progress.smashrun_requests
-            + run
-                .counters
-                .smashrun
-                .load(std::sync::atomic::Ordering::Relaxed);
+        let made = requests_made(job, run);
         let uncharged = u32::try_from(made.saturating_sub(run.charged)).unwrap_or(u32::MAX);
         let hour_running = job
             .checkpoint
@@ -178,4 +170,13 @@ impl SyncEngine {
         }
         None
     }
+}
+
+/// SmashRun requests the job has made, this delivery's not yet added to its progress included.
+fn requests_made(job: &Job, run: &Run<'_>) -> u64 {
+    job.progress.smashrun_requests
+        + run
+            .counters
+            .smashrun
+            .load(std::sync::atomic::Ordering::Relaxed)
 }
