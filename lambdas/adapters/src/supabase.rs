@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stk_core::activity::Run;
 use stk_core::auth::ApiKeyHash;
@@ -38,6 +38,14 @@ pub struct Supabase {
     secrets: Arc<SecretCache>,
     supabase_secret_id: String,
     token_key_secret_id: String,
+}
+
+/// What a PostgREST call sends.
+enum Body<'a> {
+    Json(&'a Value),
+    /// A JSON document as text, for a function with one unnamed `text` parameter: PostgREST
+    /// hands it over without parsing it.
+    Document(String),
 }
 
 /// Run-count summary computed in SQL.
@@ -78,7 +86,7 @@ impl Supabase {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         prefer: Option<&str>,
     ) -> Result<T, StoreError> {
         let creds: SupabaseCredentials = self
@@ -101,8 +109,14 @@ impl Supabase {
         if let Some(prefer) = prefer {
             request = request.header("Prefer", prefer);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Some(Body::Json(body)) => request = request.json(body),
+            Some(Body::Document(text)) => {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(text);
+            }
+            None => {}
         }
         let response = request
             .send()
@@ -129,7 +143,7 @@ impl Supabase {
             Method::POST,
             &format!("rpc/{function}"),
             &[],
-            Some(&args),
+            Some(Body::Json(&args)),
             None,
         )
         .instrument(info_span!("store_rpc", function))
@@ -143,7 +157,7 @@ impl Supabase {
                 Method::POST,
                 "rpc/run_summary",
                 &[],
-                Some(&json!({ "p_user_id": user })),
+                Some(Body::Json(&json!({ "p_user_id": user }))),
                 None,
             )
             .await?;
@@ -188,7 +202,7 @@ impl Supabase {
             Method::POST,
             "rpc/link_smashrun_source",
             &[],
-            Some(&json!({
+            Some(Body::Json(&json!({
                 "p_user_id": user,
                 "p_source_user_id": account.id,
                 "p_user_name": account.user_name,
@@ -196,7 +210,7 @@ impl Supabase {
                 "p_tokens_ciphertext": ciphertext,
                 "p_token_expires_at": rfc3339(tokens.expires_at),
                 "p_token_refreshed_at": rfc3339(tokens.issued_at),
-            })),
+            }))),
             None,
         )
         .await
@@ -258,25 +272,31 @@ impl RunStore for Supabase {
             updated: u64,
             unchanged: u64,
         }
-        // Built without `json!`, which panics when a value cannot be serialised.
-        let runs = serde_json::to_value(runs)
-            .map_err(|e| StoreError::Malformed(format!("a run could not be serialised: {e}")))?;
-        let checkpoint = serde_json::to_value(checkpoint).map_err(|e| {
-            StoreError::Malformed(format!("the checkpoint could not be serialised: {e}"))
-        })?;
-        let body = json!({
-            "p_user_id": user,
-            "p_source": SOURCE,
-            "p_runs": runs,
-            "p_job_id": job,
-            "p_checkpoint": checkpoint,
-        });
+        #[derive(Serialize)]
+        struct Document<'a> {
+            p_user_id: UserId,
+            p_source: &'a str,
+            p_runs: &'a [Run],
+            p_job_id: JobId,
+            p_checkpoint: &'a SourceCheckpoint,
+        }
+        let document = serde_json::to_string(&Document {
+            p_user_id: user,
+            p_source: SOURCE,
+            p_runs: runs,
+            p_job_id: job,
+            p_checkpoint: checkpoint,
+        })
+        .map_err(|e| StoreError::Malformed(format!("a run could not be serialised: {e}")))?;
         let rows: Vec<Counts> = self
-            .call(Method::POST, "rpc/upsert_runs", &[], Some(&body), None)
-            .instrument(info_span!(
-                "store_upsert_runs",
-                runs = runs.as_array().map_or(0, Vec::len)
-            ))
+            .call(
+                Method::POST,
+                "rpc/upsert_runs_document",
+                &[],
+                Some(Body::Document(document)),
+                None,
+            )
+            .instrument(info_span!("store_upsert_runs", runs = runs.len()))
             .await?;
         let counts = rows
             .first()
@@ -424,10 +444,10 @@ impl SourceStore for Supabase {
                 Method::PATCH,
                 "user_sources",
                 &source_filter(user, source_user_id),
-                Some(&json!({
+                Some(Body::Json(&json!({
                     "needs_relink": true,
                     "updated_at": rfc3339(OffsetDateTime::now_utc()),
-                })),
+                }))),
                 Some("return=minimal"),
             )
             .await?;
@@ -450,7 +470,7 @@ impl SourceStore for Supabase {
                 Method::PATCH,
                 "user_sources",
                 &source_filter(user, source_user_id),
-                Some(&patch),
+                Some(Body::Json(&patch)),
                 Some("return=minimal"),
             )
             .await?;
@@ -520,12 +540,12 @@ impl ApiKeyStore for Supabase {
                 Method::POST,
                 "api_keys",
                 &[],
-                Some(&json!({
+                Some(Body::Json(&json!({
                     "user_id": user,
                     "key_hash": hash.as_str(),
                     "key_prefix": prefix,
                     "label": label,
-                })),
+                }))),
                 Some("return=minimal"),
             )
             .await?;
@@ -614,7 +634,7 @@ impl RunnerViews for Supabase {
                     ("id", format!("eq.{user}")),
                     ("select", "time_zone,min_streak_distance_km".into()),
                 ],
-                Some(&patch),
+                Some(Body::Json(&patch)),
                 Some("return=representation"),
             )
             .await?;
