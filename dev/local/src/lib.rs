@@ -9,8 +9,10 @@ pub mod bench_sync;
 pub mod cli;
 pub mod poller;
 pub mod provision;
+pub mod psql;
 pub mod seed;
 pub mod stack_env;
+pub mod summaries;
 
 pub use poller::{Poller, PollerSettings};
 pub use provision::{ResourceNames, SecretValues, provision};

@@ -89,18 +89,9 @@ pub fn init_tracing() {
 /// Runs `sql` as the database's owner and returns the rows, one line each.
 pub fn psql(sql: &str) -> Vec<String> {
     let url = stack_env().get("DATABASE_URL").unwrap().to_owned();
-    let out = std::process::Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", &url])
-        .args(["-c", sql])
-        .output()
-        .expect("psql (it comes with PostgreSQL; scripts/stack.sh up installs it)");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
+    stk_local::psql::run(&url, sql)
         .unwrap()
+        .rows
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
