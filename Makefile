@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-.PHONY: demo test unit hack bench-login lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler
+.PHONY: demo test unit hack bench-login lint audit ci package stack-up stack-down bench-sync bench-reads bench-scheduler bench-startup
 
 demo:
 	scripts/demo.sh
@@ -40,6 +40,11 @@ bench-login:
 bench-reads:
 	scripts/stack.sh up
 	cargo run --release --quiet -p stk-local -- bench-reads
+
+# Start-up of the release binaries as whole processes; needs no stack.
+bench-startup:
+	cargo build --release --bins
+	target/release/stk-local bench-startup
 
 bench-scheduler:
 	scripts/stack.sh up

@@ -144,6 +144,8 @@ impl ApiClient {
             .timeout(REQUEST_TIMEOUT)
             // The API never redirects; following one could send the key somewhere else.
             .redirect(reqwest::redirect::Policy::none())
+            // Its roots load on the first TLS handshake: never, for a local `http://` API.
+            .tls_backend_preconfigured(stk_tls::client_config())
             .build()
             .map_err(|source| CliError::Unreachable {
                 url: base.to_string(),

@@ -78,6 +78,12 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         calls: usize,
     },
+    /// Time the release binaries' start-up: each Lambda's init up to its first runtime-API
+    /// poll, and `stk streak --json` against an unreachable API (needs no stack).
+    BenchStartup {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
 }
 
 /// The secrets as an operator stores them; SmashRun sends the browser back to the API at
@@ -149,13 +155,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("failed to read the working directory")?;
     let checkout = Checkout::discover(args.checkout.as_deref(), &cwd)?;
     let env = StackEnv::load(checkout, std::env::vars());
-    if let Command::Stack = &args.command {
-        println!("{env}");
-        return Ok(());
+    match &args.command {
+        Command::Stack => {
+            println!("{env}");
+            return Ok(());
+        }
+        Command::BenchStartup { runs } => {
+            return crate::bench_startup::bench_startup((*runs).max(1)).await;
+        }
+        _ => {}
     }
     eprintln!("stk-local: using {env}");
     match &args.command {
-        Command::Stack => {}
+        Command::Stack | Command::BenchStartup { .. } => {}
         Command::Provision => {
             let adapters = adapters(&env, &args, Duration::from_secs(30)).await?;
             println!("provisioned: queue {}", adapters.settings.queue_url);

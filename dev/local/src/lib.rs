@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_scheduler;
+pub mod bench_startup;
 pub mod bench_sync;
 pub mod cli;
 pub mod poller;

@@ -1,4 +1,5 @@
-//! The one HTTP client configuration, shared by the SmashRun and Supabase adapters.
+//! The one HTTP client configuration, shared by the SmashRun and Supabase adapters and, in the
+//! Lambdas, by the AWS SDK (`aws_http`).
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         // SmashRun and PostgREST answer where they are asked; a redirect to another host would
         // carry a bearer token there and bring back whatever that host says.
         .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(stk_tls::client_config())
         .build()
 }
 

@@ -2,6 +2,7 @@
 //! the SmashRun HTTP client, the Supabase (PostgREST) store and token encryption.
 //! `Adapters::from_env` is the one place that reads the environment and builds clients.
 
+pub mod aws_http;
 pub mod config;
 pub mod crypto;
 pub mod dynamo;
@@ -48,18 +49,30 @@ pub enum BuildError {
 impl Adapters {
     /// Reads the settings from the environment and the AWS configuration from the usual chain
     /// (`AWS_ENDPOINT_URL` points it at a local stack).
+    ///
+    /// The AWS SDK sends through the same HTTP client as the adapters: one connection pool and
+    /// one TLS configuration, whose roots load on the first handshake, not during the cold start.
     pub async fn from_env() -> Result<Self, BuildError> {
         let settings = Settings::from_env()?;
-        let aws = aws_config::load_from_env().await;
-        Self::build(settings, &aws)
+        let http = http::client().map_err(BuildError::Http)?;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(aws_http::sdk_http_client(http.clone()))
+            .load()
+            .await;
+        Ok(Self::with_http(settings, &aws, http))
     }
 
+    /// Adapters over `aws` (its own HTTP client), for the local stack and the tests.
     pub fn build(settings: Settings, aws: &aws_config::SdkConfig) -> Result<Self, BuildError> {
+        let http = http::client().map_err(BuildError::Http)?;
+        Ok(Self::with_http(settings, aws, http))
+    }
+
+    fn with_http(settings: Settings, aws: &aws_config::SdkConfig, http: reqwest::Client) -> Self {
         let secrets = Arc::new(SecretCache::new(
             aws_sdk_secretsmanager::Client::new(aws),
             settings.secret_ttl,
         ));
-        let http = http::client().map_err(BuildError::Http)?;
         let smashrun = Arc::new(SmashrunClient::new(
             http.clone(),
             settings.smashrun.clone(),
@@ -73,7 +86,7 @@ impl Adapters {
             settings.secret_ids.token_key.clone(),
         ));
         let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-        Ok(Self {
+        Self {
             jobs: Arc::new(DynamoJobs::new(
                 dynamodb.clone(),
                 settings.jobs_table.clone(),
@@ -87,6 +100,6 @@ impl Adapters {
             smashrun,
             store,
             settings,
-        })
+        }
     }
 }
