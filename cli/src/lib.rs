@@ -38,7 +38,8 @@
 //! - `STK_API_KEY`: an API key that overrides the config file (for CI and scripts).
 //! - `STK_CONFIG_DIR` (or `--config-dir`): where `config.json` lives; default
 //!   `$XDG_CONFIG_HOME/stk`, else `~/.config/stk`. See [`config`].
-//! - `STK_POLL_INTERVAL_MS` (or `--poll-interval`): how often `--wait` polls, default 500.
+//! - `STK_POLL_INTERVAL_MS` (or `--poll-interval`): how often `--wait` polls, default 500 (the
+//!   first poll comes 25 ms after the job is queued, and the delay doubles up to the interval).
 //! - `STK_UNITS` (or `--units`): `mi` or `km` for the views.
 //! - `NO_COLOR` (or `--color never`): no colour; `COLUMNS`: the width tables are fitted to.
 

@@ -159,6 +159,16 @@ pub fn backoff(failures: u32) -> Duration {
         .min(Duration::from_secs(5))
 }
 
+/// The first poll after a job is queued: most incremental syncs are done within tens of
+/// milliseconds, and a runner should not wait a whole poll interval to hear so.
+pub const FIRST_POLL: Duration = Duration::from_millis(25);
+
+/// The delay after an answer that the job is still going: doubling from [`FIRST_POLL`] up to
+/// the poll interval, so short jobs answer at their own speed and long ones cost few polls.
+pub fn next_poll(delay: Duration, poll: Duration) -> Duration {
+    delay.saturating_mul(2).min(poll)
+}
+
 /// Polls `GET /sync/{id}` until the job finishes, showing progress on stderr.
 /// Transient failures are retried for up to [`RETRY_BUDGET`]; Ctrl-C stops waiting.
 async fn wait_for(
@@ -181,7 +191,7 @@ async fn wait_for(
 
     let mut failing_since: Option<Instant> = None;
     let mut failures = 0u32;
-    let mut delay = poll;
+    let mut delay = FIRST_POLL.min(poll);
     let mut stall = Stall::new(&job, wait.stall_timeout());
     let result = loop {
         view.update(&job);
@@ -219,7 +229,7 @@ async fn wait_for(
                 view.warned = false;
                 failing_since = None;
                 failures = 0;
-                delay = poll;
+                delay = next_poll(delay, poll);
             }
             Err(err) if err.is_transient() => {
                 let since = *failing_since.get_or_insert_with(Instant::now);
@@ -447,6 +457,22 @@ mod tests {
         assert_eq!(left, Some(Duration::from_secs(10)));
         let (_, left) = rate_and_eta((t0, 0), t0 + Duration::from_secs(1), 50, None).unwrap();
         assert_eq!(left, None);
+    }
+
+    #[test]
+    fn polls_start_soon_after_the_job_is_queued_then_back_off_to_the_interval() {
+        let poll = Duration::from_millis(500);
+        let delays: Vec<u128> =
+            std::iter::successors(Some(FIRST_POLL), |d| Some(next_poll(*d, poll)))
+                .take(8)
+                .map(|d| d.as_millis())
+                .collect();
+        assert_eq!(delays, [25, 50, 100, 200, 400, 500, 500, 500]);
+        // A poll interval shorter than the first poll is never exceeded.
+        let fast = Duration::from_millis(10);
+        assert_eq!(next_poll(FIRST_POLL.min(fast), fast), fast);
+        // After a failure's longer backoff, the next answer brings the interval back.
+        assert_eq!(next_poll(Duration::from_secs(5), poll), poll);
     }
 
     #[test]

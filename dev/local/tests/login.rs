@@ -157,6 +157,14 @@ async fn stk_logs_in_through_the_browser_then_syncs_and_reports_status() {
     let out = run(sync).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
 
+    // The login session's record (kept in the jobs table) is not listed as a job.
+    let mut jobs = stk(&app, config.path());
+    jobs.args(["sync", "list", "--json"]);
+    let out = run(jobs).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: stk_protocol::SyncJobList = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.jobs.len(), 1, "{list:?}");
+
     let mut status = stk(&app, config.path());
     status.args(["auth", "status", "--json"]);
     let out = run(status).await;

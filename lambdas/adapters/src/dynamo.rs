@@ -3,7 +3,9 @@
 //! One table, keyed by `pk`:
 //! - `<job id>`: the job record, with `user_id` + `created_ms` projected into the `by_user` index;
 //! - `active#<user id>`: the user's single active-job slot, naming the job that holds it;
-//! - `idem#<user id>#<key>`: an idempotency key, naming the job it created.
+//! - `idem#<user id>#<key>`: an idempotency key, naming the job it created;
+//! - `login#<session id>`: a login session (`sessions`), which also has `user_id` and
+//!   `created_ms` once linked, so it shows in the `by_user` index too: listings leave it out.
 //!
 //! Records carry `expires_at` (epoch seconds) for DynamoDB's TTL. TTL deletes lazily (and moto
 //! never does), so every read also ignores expired records.
@@ -377,7 +379,9 @@ impl JobRepository for DynamoJobs {
             .table_name(&self.table)
             .index_name(JOBS_BY_USER_INDEX)
             .key_condition_expression("user_id = :u")
+            .filter_expression("NOT begins_with(pk, :session)")
             .expression_attribute_values(":u", s(user.to_string()))
+            .expression_attribute_values(":session", s(crate::sessions::KEY_PREFIX.to_owned()))
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()

@@ -29,8 +29,11 @@ impl DynamoSessions {
     }
 }
 
+/// How a login session's key begins.
+pub(crate) const KEY_PREFIX: &str = "login#";
+
 fn key(id: SessionId) -> AttributeValue {
-    AttributeValue::S(format!("login#{id}"))
+    AttributeValue::S(format!("{KEY_PREFIX}{id}"))
 }
 
 fn corrupt(what: &str) -> JobStoreError {
