@@ -306,12 +306,27 @@ create trigger users_streak_minimum_changed
     when (old.min_streak_distance_km is distinct from new.min_streak_distance_km)
     execute function public.streak_minimum_changed();
 
--- The summaries of the runs already stored.
-select public.refresh_run_summaries(u.id, array(
-    select distinct r.local_date from public.runs r
-    where r.user_id = u.id and r.deleted_at is null
-))
-from public.users u;
+-- A user's summaries rebuilt from their runs alone: every date that has runs or a summary row,
+-- then every streak. For the runs already stored, and for an operator after a restore that
+-- wrote `runs` with its triggers disabled (see the runbook).
+create function public.rebuild_run_summaries(p_user_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = public
+as $$
+begin
+    perform public.refresh_run_summaries(p_user_id, array(
+        select r.local_date from public.runs r where r.user_id = p_user_id
+        union
+        select d.local_date from public.run_days d where d.user_id = p_user_id
+    ));
+    perform public.rebuild_streaks(p_user_id, u.min_streak_distance_km, '-infinity', 'infinity')
+    from public.users u where u.id = p_user_id;
+end
+$$;
+
+select public.rebuild_run_summaries(u.id) from public.users u;
 
 -- The views, from the summaries. Each reads a few rows through an index on the user, and
 -- answers the same document as its `*_from_scratch` reference (the property test in
@@ -578,6 +593,7 @@ begin
     foreach f in array array[
         'public.rebuild_streaks(uuid, double precision, date, date)',
         'public.refresh_run_summaries(uuid, date[])',
+        'public.rebuild_run_summaries(uuid)',
         'public.runs_inserted_or_deleted()',
         'public.runs_updated()',
         'public.streak_minimum_changed()',

@@ -42,6 +42,10 @@ enum Op {
     Delete(Vec<i64>),
     SetMinimum(f64),
     SetTimeZone(Option<&'static str>),
+    /// Summaries damaged behind the triggers' back (as a restore with triggers off would)...
+    Damage,
+    /// ...and rebuilt from the runs, as the runbook says.
+    Rebuild,
 }
 
 fn run_spec() -> impl Strategy<Value = RunSpec> {
@@ -133,6 +137,12 @@ fn statement(user: &str, op: &Op) -> String {
         Op::SetMinimum(km) => {
             format!("update public.users set min_streak_distance_km = {km} where id = '{user}';")
         }
+        Op::Damage => format!(
+            "delete from public.run_days where user_id = '{user}'; \
+             update public.run_totals set runs = runs + 7 where user_id = '{user}'; \
+             insert into public.streaks values ('{user}', '1990-01-01', '1990-01-03', 3, 3, 30);"
+        ),
+        Op::Rebuild => format!("select public.rebuild_run_summaries('{user}');"),
         Op::SetTimeZone(zone) => format!(
             "update public.users set time_zone = {} where id = '{user}';",
             zone.map_or("null".to_owned(), |z| format!("'{z}'"))
@@ -212,7 +222,8 @@ proptest! {
     }
 }
 
-/// The property above could pass on empty answers; this history has every part of a view set.
+/// The property above could pass on empty answers; this history has every part of a view set,
+/// and its summaries are damaged then rebuilt on the way.
 #[test]
 fn a_full_history_exercises_every_part_of_the_views() {
     let specs: Vec<RunSpec> = (0..20)
@@ -224,7 +235,12 @@ fn a_full_history_exercises_every_part_of_the_views() {
             duration_s: 1_500,
         })
         .collect();
-    let answers = replay(&[Op::Upsert(specs), Op::SetMinimum(5.0)]);
+    let answers = replay(&[
+        Op::Upsert(specs),
+        Op::SetMinimum(5.0),
+        Op::Damage,
+        Op::Rebuild,
+    ]);
     let (_, streak, _) = &answers[0];
     assert_eq!(streak["current"]["days"], 20, "{streak}");
     assert_eq!(streak["run_count"], 20);
