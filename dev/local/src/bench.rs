@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use smashrun_sandbox::{DataSource, Profile, SandboxConfig};
 use stk_adapters::Adapters;
 use stk_core::activity::Run;
@@ -24,22 +24,23 @@ const OTHER_USERS: usize = 50;
 /// The display name of the runners this benchmark creates (and removes at its next start).
 const LABEL: &str = "bench-reads";
 
-/// An endpoint, and what the API reads for it: a function with its arguments, or (`function`
-/// empty) the user's settings row.
+/// An endpoint, and what the API reads for it.
 struct Endpoint {
     path: &'static str,
-    function: &'static str,
-    args: Value,
+    read: Read,
 }
 
-/// `GET /settings` reads one row of `users`.
-const SETTINGS: &str = "";
+enum Read {
+    /// A view function, with its arguments but the user's.
+    Function(&'static str, Map<String, Value>),
+    /// `GET /settings`: the user's row of `users`.
+    SettingsRow,
+}
 
 fn endpoints() -> Vec<Endpoint> {
-    let e = |path, function, args| Endpoint {
+    let e = |path, function, args: Value| Endpoint {
         path,
-        function,
-        args,
+        read: Read::Function(function, args.as_object().cloned().unwrap_or_default()),
     };
     let runs = |since: Value, until: Value, limit: u32, offset: u32| json!({ "p_since": since, "p_until": until, "p_limit": limit, "p_offset": offset });
     vec![
@@ -71,7 +72,10 @@ fn endpoints() -> Vec<Endpoint> {
             "list_runs",
             runs(Value::Null, Value::Null, 10, 0),
         ),
-        e("/settings", SETTINGS, json!({})),
+        Endpoint {
+            path: "/settings",
+            read: Read::SettingsRow,
+        },
     ]
 }
 
@@ -121,17 +125,17 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
             Ok(())
         })
         .await?;
-        let mut args = endpoint.args.clone();
-        args["p_user_id"] = json!(user);
         let postgrest = time_calls(calls, || async {
-            let request = if endpoint.function == SETTINGS {
-                http.get(format!("{rest}/users")).query(&[
+            let request = match &endpoint.read {
+                Read::SettingsRow => http.get(format!("{rest}/users")).query(&[
                     ("id", format!("eq.{user}")),
                     ("select", "time_zone,min_streak_distance_km".into()),
-                ])
-            } else {
-                http.post(format!("{rest}/rpc/{}", endpoint.function))
-                    .json(&args)
+                ]),
+                Read::Function(function, args) => {
+                    let mut args = args.clone();
+                    args.insert("p_user_id".into(), json!(user));
+                    http.post(format!("{rest}/rpc/{function}")).json(&args)
+                }
             };
             let response = request
                 .bearer_auth(&service_key)
@@ -143,7 +147,17 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
             Ok(())
         })
         .await?;
-        let sql = database.time_in_sql(endpoint.function, &args, calls)?;
+        let call = match &endpoint.read {
+            Read::SettingsRow => {
+                format!("(select time_zone from public.users where id = '{user}')")
+            }
+            Read::Function(function, args) => {
+                let mut args = args.clone();
+                args.insert("p_user_id".into(), json!(user));
+                crate::summaries::sql_call(function, &args)
+            }
+        };
+        let sql = database.time_in_sql(&call, calls)?;
         println!(
             "  {:<50} {:>15} {:>15} {:>15}",
             endpoint.path,
@@ -203,26 +217,9 @@ impl Database {
         Ok(crate::psql::run(&self.url, sql)?.rows.trim().to_owned())
     }
 
-    /// The function's execution time inside PostgreSQL, call by call, as the service role.
-    fn time_in_sql(&self, function: &str, args: &Value, calls: usize) -> anyhow::Result<Spread> {
-        let named: Vec<String> = args
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(name, value)| match value {
-                Value::Null => format!("{name} => null"),
-                Value::String(s) => format!("{name} => '{s}'"),
-                other => format!("{name} => {other}"),
-            })
-            .collect();
-        let call = if function == SETTINGS {
-            format!(
-                "(select time_zone from public.users where id = '{}')",
-                args["p_user_id"].as_str().unwrap_or_default()
-            )
-        } else {
-            format!("public.{function}({})", named.join(", "))
-        };
+    /// The execution time of `call` (an SQL expression) inside PostgreSQL, call by call, as the
+    /// service role.
+    fn time_in_sql(&self, call: &str, calls: usize) -> anyhow::Result<Spread> {
         let total = calls + 3;
         // The figures come back as a notice, on stderr.
         let notice = crate::psql::run(
@@ -251,8 +248,8 @@ impl Database {
                     .map(|ms| Duration::from_secs_f64(ms / 1000.0))
             })
             .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("reading the timings of {function}: {notice}"))?;
-        anyhow::ensure!(!times.is_empty(), "no timings for {function}: {notice}");
+            .with_context(|| format!("reading the timings of {call}: {notice}"))?;
+        anyhow::ensure!(!times.is_empty(), "no timings for {call}: {notice}");
         Ok(Spread::of(times))
     }
 }

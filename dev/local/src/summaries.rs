@@ -18,20 +18,24 @@ pub struct ViewCall {
 impl ViewCall {
     /// The call as SQL, with named arguments (`f(p_user_id => '...')`).
     pub fn sql(&self, function: &str) -> String {
-        let args: Vec<String> = self
-            .args
-            .iter()
-            .map(|(name, value)| {
-                let literal = match value {
-                    Value::Null => "null".to_owned(),
-                    Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-                    other => other.to_string(),
-                };
-                format!("{name} => {literal}")
-            })
-            .collect();
-        format!("public.{function}({})", args.join(", "))
+        sql_call(function, &self.args)
     }
+}
+
+/// A call of `public.<function>` as SQL, with named arguments.
+pub fn sql_call(function: &str, args: &Map<String, Value>) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|(name, value)| {
+            let literal = match value {
+                Value::Null => "null".to_owned(),
+                Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+                other => other.to_string(),
+            };
+            format!("{name} => {literal}")
+        })
+        .collect();
+    format!("public.{function}({})", args.join(", "))
 }
 
 /// Every view with a maintained and a from-scratch form, as the API calls them, plus the run
