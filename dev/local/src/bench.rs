@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use reqwest::Method;
 use serde_json::{Map, Value, json};
 use smashrun_sandbox::{DataSource, Profile, SandboxConfig};
 use stk_adapters::Adapters;
@@ -16,6 +17,7 @@ use stk_core::ports::{ApiKeyStore, RunStore, SmashrunUser, SourceStore};
 use stk_core::tokens::TokenSet;
 use stk_core::{JobId, UserId};
 
+use crate::postgrest::PostgrestAdmin;
 use crate::stack_env::StackEnv;
 
 /// Other runners in the store, each with a copy of the measured runner's history.
@@ -83,8 +85,7 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
     let database = Database {
         url: env.get("DATABASE_URL")?.to_owned(),
     };
-    let rest = env.get("SUPABASE_URL")?.trim_end_matches('/').to_owned();
-    let service_key = env.get("SUPABASE_SERVICE_ROLE_KEY")?.to_owned();
+    let postgrest = PostgrestAdmin::new(env)?;
 
     let loading = Instant::now();
     let (user, key, runs) = load(adapters, &database).await?;
@@ -127,21 +128,19 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
         .await?;
         let postgrest = time_calls(calls, || async {
             let request = match &endpoint.read {
-                Read::SettingsRow => http.get(format!("{rest}/users")).query(&[
+                Read::SettingsRow => postgrest.request(Method::GET, "users").query(&[
                     ("id", format!("eq.{user}")),
                     ("select", "time_zone,min_streak_distance_km".into()),
                 ]),
                 Read::Function(function, args) => {
                     let mut args = args.clone();
                     args.insert("p_user_id".into(), json!(user));
-                    http.post(format!("{rest}/rpc/{function}")).json(&args)
+                    postgrest
+                        .request(Method::POST, &format!("rpc/{function}"))
+                        .json(&args)
                 }
             };
-            let response = request
-                .bearer_auth(&service_key)
-                .header("apikey", &service_key)
-                .send()
-                .await?;
+            let response = request.send().await?;
             anyhow::ensure!(response.status().is_success(), "{}", response.status());
             response.bytes().await?;
             Ok(())

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use reqwest::Method;
+
+use crate::postgrest::PostgrestAdmin;
 use serde_json::json;
 use stk_adapters::Adapters;
 use stk_scheduler::Scheduler;
@@ -71,22 +73,8 @@ pub async fn bench_scheduler(
     Ok(())
 }
 
-/// Direct PostgREST access with the service key, for bulk set-up only.
-struct PostgrestAdmin {
-    http: reqwest::Client,
-    url: String,
-    key: String,
-}
-
+/// Bulk set-up through PostgREST.
 impl PostgrestAdmin {
-    fn new(env: &StackEnv) -> anyhow::Result<Self> {
-        Ok(Self {
-            http: reqwest::Client::new(),
-            url: env.get("SUPABASE_URL")?.to_owned(),
-            key: env.get("SUPABASE_SERVICE_ROLE_KEY")?.to_owned(),
-        })
-    }
-
     async fn send(
         &self,
         method: Method,
@@ -95,9 +83,7 @@ impl PostgrestAdmin {
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<()> {
         let mut request = self
-            .http
-            .request(method, format!("{}/{path}", self.url))
-            .bearer_auth(&self.key)
+            .request(method, path)
             .header("Prefer", "return=minimal")
             .query(query);
         if let Some(body) = body {

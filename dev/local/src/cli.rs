@@ -304,9 +304,7 @@ async fn check(env: &StackEnv, args: &Args) -> anyhow::Result<()> {
     );
     println!("the database matches the sandbox");
     let drift = crate::summaries::drift(
-        &reqwest::Client::new(),
-        env.get("SUPABASE_URL")?,
-        env.get("SUPABASE_SERVICE_ROLE_KEY")?,
+        &crate::postgrest::PostgrestAdmin::new(env)?,
         user,
         time::OffsetDateTime::now_utc().date(),
     )

@@ -9,6 +9,7 @@ pub mod bench_startup;
 pub mod bench_sync;
 pub mod cli;
 pub mod poller;
+pub mod postgrest;
 pub mod provision;
 pub mod psql;
 pub mod seed;

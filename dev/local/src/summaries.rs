@@ -6,6 +6,8 @@
 use serde_json::{Map, Value, json};
 use stk_core::UserId;
 
+use crate::postgrest::PostgrestAdmin;
+
 /// One call of a view: the maintained function, its from-scratch reference, the arguments.
 #[derive(Debug, Clone)]
 pub struct ViewCall {
@@ -104,27 +106,14 @@ pub fn view_calls(user: UserId, today: time::Date) -> Vec<ViewCall> {
 /// Every view's maintained answer against its reference for `user`, through PostgREST as the
 /// service role: the differences, each prefixed with the view's label.
 pub async fn drift(
-    http: &reqwest::Client,
-    rest_url: &str,
-    service_key: &str,
+    postgrest: &PostgrestAdmin,
     user: UserId,
     today: time::Date,
 ) -> anyhow::Result<Vec<String>> {
-    let rpc = |function: &str, args: &Map<String, Value>| {
-        let request = http
-            .post(format!("{}/rpc/{function}", rest_url.trim_end_matches('/')))
-            .bearer_auth(service_key)
-            .header("apikey", service_key)
-            .json(args);
-        async move {
-            let answer: Value = request.send().await?.error_for_status()?.json().await?;
-            anyhow::Ok(answer)
-        }
-    };
     let mut out = Vec::new();
     for call in view_calls(user, today) {
-        let maintained = rpc(call.maintained, &call.args).await?;
-        let reference = rpc(call.reference, &call.args).await?;
+        let maintained = postgrest.rpc(call.maintained, &call.args).await?;
+        let reference = postgrest.rpc(call.reference, &call.args).await?;
         out.extend(
             differences(&maintained, &reference)
                 .into_iter()
