@@ -33,16 +33,21 @@ struct Endpoint {
 }
 
 enum Read {
-    /// A view function, with its arguments but the user's.
+    /// A view function, with its arguments.
     Function(&'static str, Map<String, Value>),
     /// `GET /settings`: the user's row of `users`.
     SettingsRow,
 }
 
-fn endpoints() -> Vec<Endpoint> {
-    let e = |path, function, args: Value| Endpoint {
-        path,
-        read: Read::Function(function, args.as_object().cloned().unwrap_or_default()),
+/// The endpoints, each reading `user`'s rows.
+fn endpoints(user: UserId) -> Vec<Endpoint> {
+    let e = |path, function, args: Value| {
+        let mut args = args.as_object().cloned().unwrap_or_default();
+        args.insert("p_user_id".into(), json!(user));
+        Endpoint {
+            path,
+            read: Read::Function(function, args),
+        }
     };
     let runs = |since: Value, until: Value, limit: u32, offset: u32| json!({ "p_since": since, "p_until": until, "p_limit": limit, "p_offset": offset });
     vec![
@@ -109,7 +114,7 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
          {:<52} {:>15} {:>15} {:>15}",
         "", "API", "PostgREST", "SQL"
     );
-    for endpoint in endpoints() {
+    for endpoint in endpoints(user) {
         let api = time_calls(calls, || async {
             let response = http
                 .get(format!("{base}{}", endpoint.path))
@@ -132,13 +137,9 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
                     ("id", format!("eq.{user}")),
                     ("select", "time_zone,min_streak_distance_km".into()),
                 ]),
-                Read::Function(function, args) => {
-                    let mut args = args.clone();
-                    args.insert("p_user_id".into(), json!(user));
-                    postgrest
-                        .request(Method::POST, &format!("rpc/{function}"))
-                        .json(&args)
-                }
+                Read::Function(function, args) => postgrest
+                    .request(Method::POST, &format!("rpc/{function}"))
+                    .json(args),
             };
             let response = request.send().await?;
             anyhow::ensure!(response.status().is_success(), "{}", response.status());
@@ -150,11 +151,7 @@ pub async fn bench_reads(adapters: &Adapters, env: &StackEnv, calls: usize) -> a
             Read::SettingsRow => {
                 format!("(select time_zone from public.users where id = '{user}')")
             }
-            Read::Function(function, args) => {
-                let mut args = args.clone();
-                args.insert("p_user_id".into(), json!(user));
-                crate::summaries::sql_call(function, &args)
-            }
+            Read::Function(function, args) => crate::summaries::sql_call(function, args),
         };
         let sql = database.time_in_sql(&call, calls)?;
         println!(

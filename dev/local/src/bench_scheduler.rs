@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use reqwest::Method;
-
-use crate::postgrest::PostgrestAdmin;
 use serde_json::json;
 use stk_adapters::Adapters;
 use stk_scheduler::Scheduler;
 
 use crate::cli::local_settings;
+use crate::postgrest::PostgrestAdmin;
 use crate::stack_env::StackEnv;
 use crate::{ResourceNames, SecretValues, provision};
 
@@ -73,31 +72,8 @@ pub async fn bench_scheduler(
     Ok(())
 }
 
-/// Bulk set-up through PostgREST.
+/// The benchmark's users, set up and removed in bulk through PostgREST.
 impl PostgrestAdmin {
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<serde_json::Value>,
-    ) -> anyhow::Result<()> {
-        let mut request = self
-            .request(method, path)
-            .header("Prefer", "return=minimal")
-            .query(query);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        Ok(())
-    }
-
     async fn create_bench_users(&self, count: usize) -> anyhow::Result<()> {
         let now = stk_core::job::rfc3339(time::OffsetDateTime::now_utc());
         for start in (0..count).step_by(1000) {

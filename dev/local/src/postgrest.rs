@@ -49,4 +49,28 @@ impl PostgrestAdmin {
             .json()
             .await?)
     }
+
+    /// A write to `path` that answers nothing, failing on any status but success.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> anyhow::Result<()> {
+        let mut request = self
+            .request(method, path)
+            .header("Prefer", "return=minimal")
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        Ok(())
+    }
 }
